@@ -1,0 +1,63 @@
+# 回音 Huiyin — two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 5000
+WORKERS ?= 2
+export FLASK_APP := webapp
+
+DEB_RUN  := fontconfig fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0
+DEB_TEST := $(DEB_RUN) chromium poppler-utils
+
+.PHONY: run test deps-run deps-test translations lint bench clean
+
+## make run: install everything, migrate the SQLite database, load demo data when empty, serve.
+run: deps-run $(VENV)/.run-installed translations
+	$(BIN)/flask setup
+	$(BIN)/gunicorn --workers $(WORKERS) --bind 127.0.0.1:$(PORT) --access-logfile - 'webapp:create_app()'
+
+## make test: install everything plus test tools, run the suite on SQLite, then on
+## $TEST_DATABASE_URL (PostgreSQL) when it is set.
+test: deps-test $(VENV)/.test-installed translations
+	$(BIN)/ruff check webapp tests
+	$(BIN)/pytest -n 2 --dist loadgroup
+	@if [ -n "$${TEST_DATABASE_URL:-}" ]; then \
+	  echo "== the same suite on $${TEST_DATABASE_URL%%@*}@… =="; \
+	  HUIYIN_TEST_DATABASE_URL="$$TEST_DATABASE_URL" $(BIN)/pytest -n 2 --dist loadgroup; \
+	fi
+
+deps-run:
+	@scripts/ensure-debian-packages $(DEB_RUN)
+
+deps-test:
+	@scripts/ensure-debian-packages $(DEB_TEST)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.run-installed: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.run-installed
+
+## Compile the English catalogue (Chinese is the source language).
+translations: $(VENV)/.run-installed
+	$(BIN)/pybabel compile --use-fuzzy -d webapp/translations
+
+## Re-extract messages after changing user-facing text, then translate the new entries.
+extract-messages:
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o webapp/translations/messages.pot webapp templates
+	$(BIN)/pybabel update -i webapp/translations/messages.pot -d webapp/translations --no-fuzzy-matching
+
+lint:
+	$(BIN)/ruff check webapp tests
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/queues.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,200 @@
+"""Shared fixtures: a migrated database per test (cloned from a template), the app, clients.
+
+The template database is built once per test process through the real migrations and the demo
+organisation loader. Each test gets its own clone, so tests may commit freely — the same code
+paths production uses — and run in parallel (pytest-xdist).
+
+``HUIYIN_TEST_DATABASE_URL`` (a PostgreSQL URL) switches the whole suite to PostgreSQL.
+"""
+
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+
+from webapp import create_app
+from webapp.core.extensions import db
+
+PG_URL = os.environ.get("HUIYIN_TEST_DATABASE_URL")
+DEMO_PASSWORD = "Huiyin@2026"
+FAST_HASH = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 1024}
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _admin_engine():
+    url = sa.make_url(PG_URL)
+    return sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+
+def _pg_url(dbname: str) -> str:
+    return sa.make_url(PG_URL).set(database=dbname).render_as_string(hide_password=False)
+
+
+def _test_config(tmp: Path, url: str) -> dict:
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SECRET_KEY": "test-secret",
+        "UPLOAD_DIR": str(tmp / "uploads"),
+        **FAST_HASH,
+    }
+
+
+def build_database(url: str, tmp: Path) -> None:
+    """Migrate an empty database at ``url`` and load the demo organisation into it."""
+    app = create_app(_test_config(tmp, url))
+    with app.app_context():
+        upgrade()
+        from webapp.demo.org import load_demo
+
+        load_demo()
+        db.session.commit()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory):
+    """The migrated, demo-loaded template database of this test process."""
+    tmp = tmp_path_factory.mktemp("template")
+    if PG_URL:
+        name = f"huiyin_tpl_{_worker()}"
+        with _admin_engine().connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        build_database(_pg_url(name), tmp)
+        yield name
+        with _admin_engine().connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        path = tmp / "template.sqlite3"
+        build_database(f"sqlite:///{path}", tmp)
+        yield path
+
+
+@pytest.fixture
+def database_url(template_db, tmp_path):
+    """A fresh copy of the template database for one test."""
+    if PG_URL:
+        name = f"huiyin_t_{_worker()}_{uuid.uuid4().hex[:10]}"
+        with _admin_engine().connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+        yield _pg_url(name)
+        with _admin_engine().connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        path = tmp_path / "test.sqlite3"
+        shutil.copyfile(template_db, path)
+        yield f"sqlite:///{path}"
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose requests each run in their own app context, as in production.
+
+    The test itself holds an app context (for ``db.session``); without this, Flask would reuse
+    it for every request, sharing ``g`` and the database session between requests.
+    """
+
+    def open(self, *args, **kwargs):
+        token = _cv_app.set(None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            _cv_app.reset(token)
+            if _cv_app.get(None) is not None:
+                db.session.expire_all()
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    app = create_app(_test_config(tmp_path, database_url))
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    m = CSRF_RE.search(html)
+    assert m, "no CSRF token in the page"
+    return m.group(1)
+
+
+class Browser:
+    """A test client that logs in like a person: fetch the form, send its CSRF token."""
+
+    def __init__(self, client, base_url="http://localhost"):
+        self.client = client
+        self.token = None
+        self.base_url = base_url
+
+    def get(self, url, **kw):
+        kw.setdefault("base_url", self.base_url)
+        resp = self.client.get(url, **kw)
+        text = resp.get_data(as_text=True)
+        m = CSRF_RE.search(text)
+        if m:
+            self.token = m.group(1)
+        return resp
+
+    def post(self, url, data=None, **kw):
+        if self.token is None:
+            self.get("/login")
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.token)
+        kw.setdefault("base_url", self.base_url)
+        return self.client.post(url, data=data, **kw)
+
+    def login(self, username, password=DEMO_PASSWORD):
+        self.get("/login")
+        resp = self.post("/login", {"username": username, "password": password})
+        if resp.status_code == 302:
+            # The session is new after login: pick up its CSRF token where the user lands.
+            self.get(resp.headers["Location"], follow_redirects=True)
+        return resp
+
+    def logout(self):
+        self.get("/")
+        return self.post("/logout")
+
+
+@pytest.fixture
+def web(client):
+    return Browser(client)
+
+
+@pytest.fixture
+def login_as(app):
+    """``login_as("town")`` → a logged-in Browser for that demo account (own client)."""
+
+    def _login(username):
+        b = Browser(app.test_client())
+        resp = b.login(username)
+        assert resp.status_code == 302, f"login as {username} failed"
+        b.get("/")
+        return b
+
+    return _login
+
+
+@pytest.fixture
+def runner_factory(app):
+    return lambda: app.test_cli_runner()

@@ -1,0 +1,101 @@
+"""回音 Huiyin: the application factory."""
+
+import logging
+import os
+
+from flask import Flask, has_request_context, request, session
+from flask_login import current_user
+
+from .config import load_config
+from .core.extensions import babel, csrf, db, login_manager, migrate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+log = logging.getLogger(__name__)
+
+
+def select_locale() -> str:
+    if not has_request_context():
+        return "zh_CN"
+    if current_user and current_user.is_authenticated and current_user.locale:
+        return current_user.locale
+    return session.get("lang") or "zh_CN"
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the app; ``overrides`` (tests) win over the environment."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("HUIYIN_INSTANCE", os.path.join(ROOT, "instance")),
+        template_folder=os.path.join(ROOT, "templates"),
+        static_folder=os.path.join(ROOT, "static"),
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(load_config(app.instance_path))
+    if overrides:
+        app.config.update(overrides)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=os.path.join(os.path.dirname(__file__), "translations"),
+    )
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "请先登录。"
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = None  # sessions are server-side (accounts.auth)
+
+    with app.app_context():
+        from .core.db import configure_engine
+
+        configure_engine(db.engine)
+
+    from .core.errors import init_errors
+    from .core.security import init_security
+
+    init_security(app)
+    init_errors(app)
+    _register_blueprints(app)
+    _register_template_helpers(app)
+
+    from .accounts.gates import enforce_gate
+
+    app.before_request(enforce_gate)
+
+    from .cli import register_cli
+
+    register_cli(app)
+
+    if app.config["REQUIRE_CJK_FONT"]:
+        from .core.fonts import require_cjk_font
+
+        app.config["CJK_FONTS"] = require_cjk_font()
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .accounts.routes import bp as accounts_bp
+    from .core.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(accounts_bp)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from .accounts.nav import items_for
+    from .core import clock
+
+    @app.template_filter("localtime")
+    def localtime(value, fmt="%Y-%m-%d %H:%M"):
+        return "" if value is None else clock.local(value).strftime(fmt)
+
+    @app.context_processor
+    def inject():
+        return {
+            "nav_items": items_for(current_user) if current_user else [],
+            "current_locale": select_locale(),
+            "current_path": request.full_path.rstrip("?") if request else "/",
+        }

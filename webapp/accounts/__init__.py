@@ -1,0 +1,1 @@
+"""Users, roles, login, sessions, the security policy and the role gates."""

@@ -1,0 +1,142 @@
+"""Login, lockout, server-side sessions and their timeouts.
+
+All state lives in the database (failed-login counters, lock times, sessions), so it holds across
+processes and hosts. The clock is ``core.clock``; tests move it.
+"""
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import request, session
+from flask_login import login_user, logout_user
+from sqlalchemy import select, update
+
+from ..core import audit, clock
+from ..core.extensions import db, login_manager
+from .models import User, UserSession, current_policy
+from .passwords import dummy_verify, verify_password
+
+# last_seen_at is written at most this often, to keep reads cheap.
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+@dataclass
+class LoginResult:
+    ok: bool
+    user: User | None = None
+    locked: bool = False
+
+
+def attempt_login(username: str, password: str) -> LoginResult:
+    """Check credentials, count failures, lock after too many; audit every outcome.
+
+    The caller commits. The answer never tells whether the username exists.
+    """
+    policy = current_policy()
+    now = clock.now()
+    user = db.session.scalar(select(User).where(User.username == username.strip()))
+    if user is None:
+        dummy_verify(password)
+        audit.record("login.failure", result="failure", detail={"username": username[:64], "reason": "unknown"})
+        return LoginResult(False)
+    if user.locked_until and user.locked_until > now:
+        dummy_verify(password)
+        audit.record("login.failure", obj=user, user=user, result="failure", detail={"reason": "locked"})
+        return LoginResult(False, locked=True)
+    if not verify_password(user.password_hash, password) or not user.is_active_account:
+        # Atomic increment: concurrent failures in several processes all count.
+        db.session.execute(
+            update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.refresh(user)
+        reason = "inactive" if user.is_active_account is False else "password"
+        audit.record("login.failure", obj=user, user=user, result="failure", detail={"reason": reason})
+        if user.failed_logins >= policy.lockout_threshold:
+            user.locked_until = now + timedelta(minutes=policy.lockout_minutes)
+            user.failed_logins = 0
+            audit.record("account.locked", obj=user, user=user, detail={"minutes": policy.lockout_minutes})
+            return LoginResult(False, locked=True)
+        return LoginResult(False)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    return LoginResult(True, user=user)
+
+
+def start_session(user: User) -> UserSession:
+    """A fresh session at every login (no fixation): clear the cookie and make a new row."""
+    session.clear()
+    now = clock.now()
+    row = UserSession(
+        id=secrets.token_urlsafe(32),
+        user_id=user.id,
+        created_at=now,
+        last_seen_at=now,
+        ip=audit.client_ip(),
+        user_agent=(request.user_agent.string or "")[:255],
+    )
+    db.session.add(row)
+    user.session_token = row.id
+    login_user(user)
+    session.permanent = False
+    audit.record("login.success", obj=user, user=user, detail={"session": row.id[:8]})
+    return row
+
+
+def end_session(user: User, reason: str = "logout") -> None:
+    """End the server-side session for good and clear the cookie."""
+    row = db.session.get(UserSession, user.session_token) if user.session_token else None
+    if row and row.ended_at is None:
+        row.ended_at = clock.now()
+        row.ended_reason = reason
+    audit.record("logout" if reason == "logout" else f"session.{reason}", obj=user, user=user)
+    logout_user()
+    session.clear()
+
+
+def session_expiry_reason(row: UserSession) -> str | None:
+    """'idle' or 'absolute' when the session has timed out under the current policy."""
+    policy = current_policy()
+    now = clock.now()
+    if now - row.created_at > timedelta(hours=policy.absolute_hours):
+        return "absolute"
+    if now - row.last_seen_at > timedelta(minutes=policy.idle_minutes):
+        return "idle"
+    return None
+
+
+@login_manager.user_loader
+def load_user(token: str) -> User | None:
+    """Resolve the cookie's session token; end it when it has timed out."""
+    row = db.session.get(UserSession, token)
+    if row is None or row.ended_at is not None:
+        return None
+    user = row.user
+    if not user.is_active_account:
+        return None
+    reason = session_expiry_reason(row)
+    if reason:
+        row.ended_at = clock.now()
+        row.ended_reason = reason
+        audit.record(f"session.{reason}", obj=user, user=user)
+        db.session.commit()
+        session["expired"] = reason
+        return None
+    now = clock.now()
+    if now - row.last_seen_at > TOUCH_EVERY:
+        row.last_seen_at = now
+        db.session.commit()
+    user.session_token = token
+    return user
+
+
+def password_change_due(user: User) -> bool:
+    """True when the user must change the password before doing anything else."""
+    if user.is_demo:
+        return False
+    if user.must_change_password:
+        return True
+    age = clock.now() - user.password_changed_at
+    return age > timedelta(days=current_policy().max_age_days)

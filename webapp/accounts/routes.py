@@ -1,0 +1,109 @@
+"""Login, logout, password change, language, and each role's home page."""
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..core import audit, clock
+from ..core.extensions import db
+from ..core.gates import public
+from . import auth
+from .forms import ChangePasswordForm, LoginForm
+from .gates import any_user
+from .models import current_policy
+from .passwords import hash_password, policy_errors, verify_password
+from .roles import ROLE_DUTIES
+
+bp = Blueprint("accounts", __name__)
+
+GENERIC_LOGIN_ERROR = "用户名或密码错误，或账号暂时被锁定。"
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only same-site relative paths: never redirect to another host.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    """Log in; the same message for an unknown user, a wrong password and a locked account."""
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.home"))
+    form = LoginForm()
+    expired = session.pop("expired", None)
+    if form.validate_on_submit():
+        result = auth.attempt_login(form.username.data, form.password.data)
+        if result.ok:
+            auth.start_session(result.user)
+            db.session.commit()
+            return redirect(_safe_next(request.args.get("next")) or url_for("accounts.home"))
+        db.session.commit()  # keep the failure count, lock and audit events
+        form.password.errors.append(_(GENERIC_LOGIN_ERROR))
+        return render_template("accounts/login.html", form=form), 200
+    return render_template("accounts/login.html", form=form, expired=expired)
+
+
+@bp.post("/logout")
+@any_user
+def logout():
+    """End the session for good."""
+    auth.end_session(current_user._get_current_object())
+    db.session.commit()
+    flash(_("您已安全退出。"), "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@any_user
+def change_password():
+    """Change one's own password under the current policy."""
+    form = ChangePasswordForm()
+    user = current_user._get_current_object()
+    if form.validate_on_submit():
+        if not verify_password(user.password_hash, form.current.data):
+            form.current.errors.append(_("当前密码不正确。"))
+        else:
+            errors = policy_errors(form.new.data, user.username, current_policy())
+            if verify_password(user.password_hash, form.new.data):
+                errors.append(_("新密码不能与当前密码相同。"))
+            if errors:
+                form.new.errors.extend(errors)
+            else:
+                user.password_hash = hash_password(form.new.data)
+                user.password_changed_at = clock.now()
+                user.must_change_password = False
+                audit.record("user.password_changed", obj=user)
+                try:
+                    db.session.commit()
+                except StaleDataError:
+                    db.session.rollback()
+                    flash(_("账号信息已被他人修改，请重试。"), "error")
+                    return redirect(url_for("accounts.change_password"))
+                flash(_("密码已修改。"), "success")
+                return redirect(url_for("accounts.home"))
+    return render_template("accounts/change_password.html", form=form, policy=current_policy())
+
+
+@bp.post("/locale")
+@public
+def set_locale():
+    """Switch the interface language (kept on the account when logged in)."""
+    lang = request.form.get("lang", "zh_CN")
+    if lang not in ("zh_CN", "en"):
+        lang = "zh_CN"
+    session["lang"] = lang
+    if current_user.is_authenticated and current_user.locale != lang:
+        current_user.locale = lang
+        db.session.commit()
+    return redirect(_safe_next(request.form.get("next")) or url_for("accounts.home"))
+
+
+@bp.get("/")
+@any_user
+def home():
+    """Each role's home: who you are, your unit, and what your role does."""
+    return render_template("accounts/home.html", duties=ROLE_DUTIES)

@@ -1,0 +1,63 @@
+"""Configuration read from the environment, with safe defaults.
+
+Every setting can be given as an environment variable of the same name. ``SECRET_KEY``, when
+missing, is generated once and kept in the instance folder (never in the repository).
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """Return the instance's secret key, creating it (mode 0600) on first use."""
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # O_EXCL: two processes starting together must not write different keys.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def load_config(instance_path: str) -> dict:
+    """Build the Flask config mapping from the environment."""
+    default_db = "sqlite:///" + str(Path(instance_path) / "huiyin.sqlite3")
+    return {
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or instance_secret_key(instance_path),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", default_db),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "UPLOAD_DIR": os.environ.get("UPLOAD_DIR", str(Path(instance_path) / "uploads")),
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024,
+        # Cookies: HttpOnly and SameSite always; Secure when forced here or when the request
+        # itself came over HTTPS (see core.security.SessionInterface).
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        "SESSION_COOKIE_NAME": "huiyin_session",
+        "PREFERRED_URL_SCHEME": os.environ.get("PREFERRED_URL_SCHEME", "http"),
+        # Number of reverse proxies in front of the app (for X-Forwarded-For/Proto).
+        "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        "WTF_CSRF_HEADERS": ["X-CSRFToken"],
+        "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "LANGUAGES": ["zh_CN", "en"],
+        # argon2id cost; tests lower it to keep the suite fast.
+        "ARGON2_TIME_COST": int(os.environ.get("ARGON2_TIME_COST", "3")),
+        "ARGON2_MEMORY_KIB": int(os.environ.get("ARGON2_MEMORY_KIB", "65536")),
+        "REQUIRE_CJK_FONT": _bool("REQUIRE_CJK_FONT", True),
+    }

@@ -1,0 +1,1 @@
+"""Generic building blocks every area uses: database, clock, audit, rendering, security."""
