@@ -1,0 +1,16 @@
+"""Foundation routes: login, logout, home, password, locale, health."""
+
+from . import EVERYONE, Rule
+
+RULES = [
+    Rule("health.healthz", "/healthz", EVERYONE, public=True),
+    Rule("accounts.login", "/login", EVERYONE, public=True, note="logged-in users are sent home"),
+    Rule("accounts.set_locale", "/locale", EVERYONE, method="POST", data={"lang": "zh_CN"}, public=True),
+    Rule("accounts.login", "/login", EVERYONE, method="POST", public=True,
+         data={"username": "nobody", "password": "x"}, note="post"),
+    Rule("accounts.home", "/", EVERYONE),
+    Rule("accounts.change_password", "/account/password", EVERYONE, method="POST",
+         data={"current": "wrong", "new": "x", "confirm": "x"}, note="post"),
+    Rule("accounts.change_password", "/account/password", EVERYONE),
+    Rule("accounts.logout", "/logout", EVERYONE, method="POST", redirects_to_login=True),
+]
