@@ -1,0 +1,87 @@
+"""Excel in and out: one way to send a workbook and one way to read rows back.
+
+Imports are all-or-nothing: readers return every row with its row number so the caller can
+validate all of them and report each bad one before committing anything.
+"""
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from flask import Response
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+HEADER_FILL = PatternFill("solid", fgColor="F0F2F4")
+
+
+@dataclass
+class Sheet:
+    title: str
+    headers: Sequence[str]
+    rows: Iterable[Sequence]
+    widths: Sequence[int] = field(default_factory=tuple)
+
+
+def build_workbook(sheets: Sequence[Sheet]) -> bytes:
+    """A workbook with a bold, frozen header row per sheet."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    for sheet in sheets:
+        ws = wb.create_sheet(title=sheet.title[:31])
+        ws.append(list(sheet.headers))
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+            cell.fill = HEADER_FILL
+            cell.alignment = Alignment(vertical="center")
+        for row in sheet.rows:
+            ws.append(["" if v is None else v for v in row])
+        for i, header in enumerate(sheet.headers, start=1):
+            width = sheet.widths[i - 1] if i - 1 < len(sheet.widths) else max(10, len(str(header)) * 2 + 2)
+            ws.column_dimensions[get_column_letter(i)].width = width
+        ws.freeze_panes = "A2"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def xlsx_response(filename: str, sheets: Sequence[Sheet]) -> Response:
+    """Send a workbook as a download (UTF-8 file name per RFC 5987)."""
+    resp = Response(build_workbook(sheets), mimetype=XLSX_MIME)
+    resp.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    return resp
+
+
+class WorkbookError(ValueError):
+    """The upload is not a readable .xlsx workbook (message in Chinese)."""
+
+
+def read_rows(data: bytes, expected_headers: Sequence[str]) -> list[tuple[int, dict]]:
+    """Rows of the first sheet as ``(row_number, {header: value})``; blank rows skipped.
+
+    Raises ``WorkbookError`` when the file is not a workbook or a required header is missing.
+    """
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds
+        raise WorkbookError("无法读取文件：请上传 .xlsx 格式的 Excel 工作簿。") from exc
+    ws = wb.worksheets[0]
+    rows = ws.iter_rows(values_only=True)
+    try:
+        header = [("" if h is None else str(h).strip()) for h in next(rows)]
+    except StopIteration as exc:
+        raise WorkbookError("工作表是空的。") from exc
+    missing = [h for h in expected_headers if h not in header]
+    if missing:
+        raise WorkbookError("缺少列：" + "、".join(missing))
+    out = []
+    for number, values in enumerate(rows, start=2):
+        if values is None or all(v is None or str(v).strip() == "" for v in values):
+            continue
+        record = {h: ("" if v is None else str(v).strip()) for h, v in zip(header, values, strict=False) if h}
+        out.append((number, record))
+    wb.close()
+    return out
