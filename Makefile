@@ -56,8 +56,9 @@ extract-messages:
 lint:
 	$(BIN)/ruff check webapp tests
 
+## make bench [BENCH_ARGS="--database-url postgresql+psycopg://…/huiyin_bench"]: 200,000 problems, queue pages vs hello.
 bench: $(VENV)/.test-installed
-	$(BIN)/python benchmarks/queues.py
+	$(BIN)/python benchmarks/queues.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -67,7 +67,7 @@ def template_db(tmp_path_factory):
     """The migrated, demo-loaded template database of this test process."""
     tmp = tmp_path_factory.mktemp("template")
     if PG_URL:
-        name = f"huiyin_tpl_{_worker()}"
+        name = f"huiyin_tpl_{_worker()}_{os.getpid()}"
         with _admin_engine().connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
@@ -105,13 +105,23 @@ class IsolatedClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
+        outer = _cv_app.get(None) is not None
+        if outer:
+            # The app sees what the test wrote, and the test holds no read snapshot open.
+            db.session.commit()
         token = _cv_app.set(None)
         try:
             return super().open(*args, **kwargs)
         finally:
             _cv_app.reset(token)
-            if _cv_app.get(None) is not None:
-                db.session.expire_all()
+            if outer:
+                # What the request changed must be seen by the test: end the test's transaction
+                # (a SQLite WAL snapshot would hide it) and drop the test's caches.
+                db.session.commit()
+                from webapp.core import calendar, settings
+
+                calendar.clear_cache()
+                settings.clear_cache()
 
 
 @pytest.fixture

@@ -78,5 +78,6 @@ def test_access(app, rule, objects):
             if not rule.redirects_to_login:
                 assert not (resp.status_code == 302 and "/login" in resp.headers.get("Location", ""))
         else:
-            assert resp.status_code == rule.deny, (
-                f"{username} got {resp.status_code} on {rule.method} {rule.endpoint}, expected {rule.deny}")
+            expected = 404 if username in rule.not_found else rule.deny
+            assert resp.status_code == expected, (
+                f"{username} got {resp.status_code} on {rule.method} {rule.endpoint}, expected {expected}")

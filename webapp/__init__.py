@@ -35,6 +35,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.config.update(overrides)
 
     db.init_app(app)
+    from .cases import models as _case_models  # noqa: F401 - case tables, for migrations
+    from .core import calendar, settings  # noqa: F401 - core tables (working-day overrides, settings)
+
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     csrf.init_app(app)
     babel.init_app(
@@ -77,11 +80,29 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from .accounts.admin import bp as users_bp
     from .accounts.routes import bp as accounts_bp
+    from .accounts.security_admin import bp as security_bp
+    from .audit.routes import bp as audit_bp
+    from .cases.intake import bp as intake_bp
+    from .cases.lists import bp as lists_bp
+    from .cases.routes import bp as cases_bp
+    from .cases.settings_routes import bp as settings_bp
+    from .cases.triage import bp as triage_bp
     from .core.health import bp as health_bp
+    from .org.routes import bp as org_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(org_bp)
+    app.register_blueprint(users_bp)
+    app.register_blueprint(security_bp)
+    app.register_blueprint(audit_bp)
+    app.register_blueprint(cases_bp)
+    app.register_blueprint(intake_bp)
+    app.register_blueprint(triage_bp)
+    app.register_blueprint(lists_bp)
+    app.register_blueprint(settings_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -17,7 +17,10 @@ def register_cli(app: Flask) -> None:
         from .demo.org import database_is_empty, load_demo
 
         if demo and database_is_empty():
+            from .demo.cases import load_demo_cases
+
             load_demo()
+            load_demo_cases()
             db.session.commit()
             click.echo("demo data loaded")
         else:
@@ -34,9 +37,32 @@ def register_cli(app: Flask) -> None:
 
         if not database_is_empty():
             raise click.ClickException("the database already holds units; demo data not loaded")
+        from .demo.cases import load_demo_cases
+
         load_demo()
+        load_demo_cases()
         db.session.commit()
         click.echo("demo data loaded")
+
+    @demo_group.command("cases")
+    @click.option("--seed", default=2017, show_default=True, help="Random seed of the demo problems.")
+    def demo_cases(seed: int):
+        """Add the demo problems (and their extra demo accounts) to a database with the demo org."""
+        from .demo.cases import has_demo_cases, load_demo_cases
+        from .demo.org import database_is_empty
+
+        if database_is_empty():
+            raise click.ClickException("no units yet; run `flask demo load` (organisation and problems)")
+        if has_demo_cases():
+            raise click.ClickException("the database already holds problems; demo problems not loaded")
+        try:
+            counts = load_demo_cases(seed)
+        except RuntimeError as exc:  # the demo accounts are missing
+            db.session.rollback()
+            raise click.ClickException(str(exc)) from exc
+        db.session.commit()
+        click.echo(f"demo problems loaded: {sum(counts.values())} "
+                   + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
     @app.cli.group("audit")
     def audit_group():

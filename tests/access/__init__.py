@@ -29,3 +29,5 @@ class Rule:
     note: str = ""
     redirects_to_login: bool = False  # allowed, and the answer sends the user to the login page
     headers: dict = field(default_factory=dict)
+    # Users who pass the role gate but for whom the object lies outside their scope: 404, not ``deny``.
+    not_found: set[str] = field(default_factory=set)

@@ -138,5 +138,7 @@ def password_change_due(user: User) -> bool:
         return False
     if user.must_change_password:
         return True
-    age = clock.now() - user.password_changed_at
-    return age > timedelta(days=current_policy().max_age_days)
+    max_age = current_policy().max_age_days
+    if not max_age:  # 0: passwords never expire
+        return False
+    return clock.now() - user.password_changed_at > timedelta(days=max_age)

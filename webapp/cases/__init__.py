@@ -1,0 +1,1 @@
+"""Problems (cases): visits, intake, the workflow, assignment, visibility and queues."""

@@ -1,0 +1,142 @@
+"""The buttons of the problem page: which endpoint performs each workflow action (one mapping).
+
+*Whether* an action shows is never decided here: that is ``workflow.allowed_actions`` with
+``access.relations``. This module only maps each action to the endpoint that performs it and
+builds the link or button. Endpoints belong to several areas and some screens come later, so
+each action names candidate endpoints, and the first one the app has wins; an allowed action
+without a screen yet is listed without a link.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+
+from flask import current_app, url_for
+from flask_babel import lazy_gettext as _l
+
+from .access import relations, unit_part
+from .models import PartStatus, UnitRole
+from .workflow import Action, allowed_actions
+
+# Action → candidate endpoints, in order of preference. Triage happens on one page (研判) whose
+# section for the action opens with ``?action=``; removing from a list is a one-click button.
+TRIAGE_PAGE = "triage.triage_form"
+ENDPOINTS: dict[Action, tuple[str, ...]] = {
+    Action.sign_for: ("cases.sign_for",),
+    Action.return_: ("cases.return_",),
+    Action.assign_sheet: (TRIAGE_PAGE,),
+    Action.transfer_desk: (TRIAGE_PAGE,),
+    Action.add_to_list: (TRIAGE_PAGE,),
+    Action.remove_from_list: ("lists.remove_problem", TRIAGE_PAGE),
+    Action.assign_departments: (TRIAGE_PAGE,),
+    Action.merge: (TRIAGE_PAGE,),
+    Action.resolve_on_spot: (TRIAGE_PAGE,),
+    Action.not_accept: (TRIAGE_PAGE,),
+}
+# Hidden fields a one-click button of another area expects besides version and token.
+EXTRA_FIELDS = {"lists.remove_problem": {"origin": "problem"}}
+
+# The timeline's wording for events that are not workflow actions.
+EVENT_LABELS = {
+    "register": _l("登记问题"),
+    "sign_for_part": _l("配合单位签收"),
+    "merged_from": _l("合并了重复问题"),
+    "list_submitted": _l("统筹清单已上报"),
+}
+
+PART_STATUS_LABELS = {
+    PartStatus.pending: _l("待签收"),
+    PartStatus.accepted: _l("已签收"),
+    PartStatus.returned: _l("已退回"),
+    PartStatus.withdrawn: _l("已撤回"),
+}
+UNIT_ROLE_LABELS = {UnitRole.lead: _l("牵头单位"), UnitRole.cooperating: _l("配合单位")}
+
+
+def event_label(action: str) -> str:
+    if action in EVENT_LABELS:
+        return EVENT_LABELS[action]
+    try:
+        return Action(action).label
+    except ValueError:
+        return action
+
+
+def _rule(endpoint: str):
+    if endpoint not in current_app.view_functions:
+        return None
+    return next(iter(current_app.url_map.iter_rules(endpoint)), None)
+
+
+def object_url(endpoint: str, *, default=None, **objects) -> str | None:
+    """The URL of ``endpoint`` with its path arguments taken from ``objects`` by name.
+
+    ``object_url("intake.attachment", attachment_id=5, problem_id=1)`` fills whichever of the
+    two the route declares; a bare ``<int:id>`` takes ``default``. None when the endpoint does
+    not exist or needs an argument we do not have.
+    """
+    rule = _rule(endpoint)
+    if rule is None:
+        return None
+    args = {}
+    for name in rule.arguments:
+        value = objects.get(name, default if name == "id" else None)
+        if value is None:
+            return None
+        args[name] = value
+    extra = {k: v for k, v in objects.items() if k not in rule.arguments and not k.endswith("_id")}
+    return url_for(endpoint, **args, **extra)
+
+
+def endpoint_methods(endpoint: str) -> set[str]:
+    rule = _rule(endpoint)
+    return set(rule.methods or ()) if rule is not None else set()
+
+
+@dataclass
+class Button:
+    """One action on the problem page: a link to a form page, a one-click POST, or the return form."""
+
+    action: Action
+    label: str
+    kind: str  # "post" | "return" | "page" | "none" (allowed, but no screen yet)
+    url: str | None = None
+    hidden: dict = field(default_factory=dict)
+    htmx: bool = False  # the endpoint answers the problem page's fragment (this area's own actions)
+
+
+def _button(action: Action, problem, label=None) -> Button:
+    label = label or action.label
+    for endpoint in ENDPOINTS.get(action, ()):
+        page = "GET" in endpoint_methods(endpoint) and not endpoint.startswith("cases.")
+        # A page opens at the action's section (``?action=``); a button posts to its own URL.
+        url = object_url(endpoint, problem_id=problem.id, default=problem.id,
+                         **({"action": action.value} if page else {}))
+        if url is None:
+            continue
+        if action == Action.return_:
+            return Button(action, label, "return", url, htmx=True)
+        if page:
+            return Button(action, label, "page", url)
+        hidden = {"version": problem.version, **EXTRA_FIELDS.get(endpoint, {})}
+        if not endpoint.startswith("cases."):
+            hidden["token"] = uuid.uuid4().hex  # client token: a double submit does the work once
+        return Button(action, label, "post", url, hidden=hidden, htmx=endpoint.startswith("cases."))
+    return Button(action, label, "none")
+
+
+def pending_cooperating_part(user, problem):
+    """The user's unit's cooperating part still to be signed for (签收（配合）), or None."""
+    part = unit_part(user, problem)
+    if part is not None and part.is_current and part.role == UnitRole.cooperating \
+            and part.status == PartStatus.pending:
+        return part
+    return None
+
+
+def buttons(user, problem) -> list[Button]:
+    """Exactly the actions ``user`` may take on ``problem`` now, each with where it goes."""
+    rels = relations(user, problem)
+    out = [_button(a, problem) for a in allowed_actions(problem.status, user.role, rels)]
+    if pending_cooperating_part(user, problem) is not None:
+        out.append(_button(Action.sign_for, problem, label=_l("签收（配合）")))
+    return out

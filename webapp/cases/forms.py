@@ -1,0 +1,76 @@
+"""Forms of the work queues and the problem page: the queue filter's choices, sign for, return."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import IntegerField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.widgets import HiddenInput
+
+from ..core.extensions import db
+from ..org.models import HANDLING, TERRITORIAL, Unit, UnitKind
+from .models import Category
+from .queries import SORTS
+from .workflow import Status, Tier
+
+RETURN_REASON_MIN = 5
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class ActionForm(FlaskForm):
+    """Every action form carries the version of the problem it was drawn with."""
+
+    version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+
+
+class SignForForm(ActionForm):
+    pass
+
+
+class ReturnForm(ActionForm):
+    reason = TextAreaField(
+        _l("退回原因"),
+        filters=[_strip],
+        validators=[
+            DataRequired(_l("请填写退回原因。")),
+            Length(min=RETURN_REASON_MIN, max=500, message=_l("退回原因请写 5 到 500 个字。")),
+        ],
+    )
+
+
+SORT_LABELS = {
+    "new": _l("最新登记在前"),
+    "old": _l("最早登记在前"),
+    "deadline": _l("办理时限最近在前"),
+    "number": _l("按问题编号"),
+    "updated": _l("最近更新在前"),
+}
+assert set(SORT_LABELS) == set(SORTS)
+
+
+class FilterChoices:
+    """The choices of the queue filter, loaded in two queries (units, categories)."""
+
+    def __init__(self):
+        units = db.session.scalars(
+            select(Unit).where(Unit.kind.in_(list(HANDLING | {UnitKind.village})), Unit.is_active.is_(True))
+            .order_by(Unit.id)
+        ).all()
+        self.statuses = [(s.value, s.label) for s in Status]
+        self.tiers = [(t.value, t.label) for t in Tier]
+        self.sorts = list(SORT_LABELS.items())
+        self.towns = [u for u in units if u.kind in TERRITORIAL]
+        # Lead units: towns/streets/zones, then departments, then the desk.
+        order = {UnitKind.town: 0, UnitKind.street: 0, UnitKind.zone: 0, UnitKind.department: 1, UnitKind.desk: 2}
+        self.units = sorted((u for u in units if u.kind in HANDLING), key=lambda u: (order[u.kind], u.id))
+        villages_of = {}
+        for u in units:
+            if u.kind == UnitKind.village:
+                villages_of.setdefault(u.parent_id, []).append(u)
+        self.village_groups = [(t, villages_of[t.id]) for t in self.towns if t.id in villages_of]
+        self.categories = db.session.scalars(
+            select(Category).where(Category.is_active.is_(True)).order_by(Category.sort_order, Category.id)
+        ).all()

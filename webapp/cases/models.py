@@ -1,0 +1,318 @@
+"""Visits, problems and their assignments, coordinated lists, attachments and the timeline."""
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..accounts.models import User
+from ..core import clock
+from ..core.extensions import db
+from ..core.types import UTCDateTime
+from ..org.models import Unit
+from .workflow import Kind, Level, Status, Tier
+
+
+def _enum(cls, length=24):
+    return Enum(cls, native_enum=False, length=length, validate_strings=True)
+
+
+class Category(db.Model):
+    """Problem categories (DOMAIN §9 defaults), editable by the office."""
+
+    __tablename__ = "categories"
+    audit_type = "category"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class HouseholdKind(enum.StrEnum):
+    household = "household"
+    enterprise = "enterprise"
+
+
+class Visit(db.Model):
+    """A cadre's visit to a household or enterprise (走访记录 / 民情日记)."""
+
+    __tablename__ = "visits"
+    audit_type = "visit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visited_on: Mapped[date] = mapped_column(Date, index=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    town_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    work_group_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    household_kind: Mapped[HouseholdKind] = mapped_column(_enum(HouseholdKind, 16))
+    household_name: Mapped[str] = mapped_column(String(64))
+    visitors: Mapped[str] = mapped_column(String(255))
+    situation: Mapped[str] = mapped_column(Text, default="")
+    demands: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    # One submission → one visit, however often the form is sent (double submit, retry).
+    client_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    village: Mapped[Unit] = relationship(foreign_keys=[village_id])
+    town: Mapped[Unit] = relationship(foreign_keys=[town_id])
+    work_group: Mapped[Unit] = relationship(foreign_keys=[work_group_id])
+    created_by: Mapped[User] = relationship()
+    problems: Mapped[list["Problem"]] = relationship(back_populates="visit", order_by="Problem.id")
+
+
+class Problem(db.Model):
+    """A problem a resident raised; its status follows ``cases.workflow``."""
+
+    __tablename__ = "problems"
+    audit_type = "problem"
+    __table_args__ = (
+        UniqueConstraint("year", "seq", name="year_seq"),
+        CheckConstraint(
+            "status <> 'merged' OR merged_into_id IS NOT NULL", name="merged_has_target"),
+        CheckConstraint(
+            "status NOT IN ('assigned','accepted','plan_review','in_progress','signoff_review',"
+            "'cannot_solve_review') OR lead_unit_id IS NOT NULL", name="handled_has_unit"),
+        CheckConstraint(
+            "status NOT IN ('assigned','accepted','plan_review','in_progress','signoff_review',"
+            "'cannot_solve_review') OR deadline IS NOT NULL", name="handled_has_deadline"),
+        Index("ix_problems_group_status", "work_group_id", "status"),
+        Index("ix_problems_lead_status", "lead_unit_id", "status"),
+        Index("ix_problems_status_deadline", "status", "deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    receipt_no: Mapped[str] = mapped_column(String(16), unique=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"), index=True)
+    work_group_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    registered_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    town_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    resident_name: Mapped[str] = mapped_column(String(64))
+    resident_phone: Mapped[str] = mapped_column(String(20), default="")
+    resident_id_number: Mapped[str | None] = mapped_column(String(18))
+    household_name: Mapped[str] = mapped_column(String(64), default="")
+    address: Mapped[str] = mapped_column(String(255), default="")
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    title: Mapped[str] = mapped_column(String(80))
+    description: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="visit")
+    status: Mapped[Status] = mapped_column(_enum(Status), default=Status.registered, index=True)
+    kind: Mapped[Kind | None] = mapped_column(_enum(Kind, 16))
+    level: Mapped[Level | None] = mapped_column(_enum(Level, 16))
+    tier: Mapped[Tier | None] = mapped_column(_enum(Tier, 16))
+    # The current deadline (local date in Asia/Shanghai) and its history lives in the timeline.
+    deadline: Mapped[date | None] = mapped_column(Date)
+    sign_for_deadline: Mapped[date | None] = mapped_column(Date)
+    # Denormalised from the current assignment for the one visibility scope and the queues.
+    lead_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    assigner_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    current_assignment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assignments.id", use_alter=True, name="fk_problems_current_assignment"))
+    coordinated_list_id: Mapped[int | None] = mapped_column(ForeignKey("coordinated_lists.id"), index=True)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("problems.id"))
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, index=True)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    solved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, onupdate=clock.now)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    client_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    visit: Mapped[Visit | None] = relationship(back_populates="problems")
+    work_group: Mapped[Unit] = relationship(foreign_keys=[work_group_id])
+    registered_by: Mapped[User] = relationship(foreign_keys=[registered_by_id])
+    village: Mapped[Unit] = relationship(foreign_keys=[village_id])
+    town: Mapped[Unit] = relationship(foreign_keys=[town_id])
+    category: Mapped[Category] = relationship()
+    lead_unit: Mapped[Unit | None] = relationship(foreign_keys=[lead_unit_id])
+    assigner_unit: Mapped[Unit | None] = relationship(foreign_keys=[assigner_unit_id])
+    current_assignment: Mapped["Assignment | None"] = relationship(
+        foreign_keys=[current_assignment_id], post_update=True)
+    merged_into: Mapped["Problem | None"] = relationship(remote_side="Problem.id")
+    attachments: Mapped[list["Attachment"]] = relationship(
+        back_populates="problem", order_by="Attachment.id")
+    events: Mapped[list["ProblemEvent"]] = relationship(
+        back_populates="problem", order_by="ProblemEvent.id")
+    coordinated_list: Mapped["CoordinatedList | None"] = relationship(back_populates="problems")
+
+
+class Channel(enum.StrEnum):
+    sheet = "sheet"  # 问题交办单 to a town/street/zone
+    desk = "desk"  # transfer to the 12345 campaign desk
+    office = "office"  # the office assigns district departments from a coordinated list
+
+
+class Assignment(db.Model):
+    """One act of assigning a problem to units (交办/转办), with its printed sheet number."""
+
+    __tablename__ = "assignments"
+    audit_type = "assignment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, 16))
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    assigner_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    assigned_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    deadline: Mapped[date] = mapped_column(Date)
+    sign_for_deadline: Mapped[date] = mapped_column(Date)
+    requirements: Mapped[str] = mapped_column(Text, default="")
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    client_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    problem: Mapped[Problem] = relationship(foreign_keys=[problem_id])
+    assigner_unit: Mapped[Unit] = relationship()
+    assigned_by: Mapped[User] = relationship()
+    units: Mapped[list["AssignmentUnit"]] = relationship(
+        back_populates="assignment", order_by="AssignmentUnit.id")
+
+
+class UnitRole(enum.StrEnum):
+    lead = "lead"
+    cooperating = "cooperating"
+
+
+class PartStatus(enum.StrEnum):
+    pending = "pending"  # 待签收
+    accepted = "accepted"  # 已签收
+    returned = "returned"  # 已退回
+    withdrawn = "withdrawn"  # the assignment ended before this unit acted
+
+
+class AssignmentUnit(db.Model):
+    """A unit's part in an assignment: the lead unit or a cooperating one, each signs for its own."""
+
+    __tablename__ = "assignment_units"
+    __table_args__ = (
+        UniqueConstraint("assignment_id", "unit_id", name="assignment_unit"),
+        Index("ix_assignment_units_unit_current", "unit_id", "is_current"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"))
+    # Denormalised for the visibility scope (one indexed lookup per unit).
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    role: Mapped[UnitRole] = mapped_column(_enum(UnitRole, 16))
+    status: Mapped[PartStatus] = mapped_column(_enum(PartStatus, 16), default=PartStatus.pending)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    returned_reason: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    assignment: Mapped[Assignment] = relationship(back_populates="units")
+    unit: Mapped[Unit] = relationship()
+    signed_by: Mapped[User | None] = relationship()
+
+
+class ListStatus(enum.StrEnum):
+    draft = "draft"  # being compiled by the group lead
+    submitted = "submitted"  # sent to the office
+    assigned = "assigned"  # every item assigned by the office
+
+
+class CoordinatedList(db.Model):
+    """统筹交办问题清单: a work group's common problems, submitted to the office."""
+
+    __tablename__ = "coordinated_lists"
+    audit_type = "coordinated_list"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    work_group_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    title: Mapped[str] = mapped_column(String(128))
+    status: Mapped[ListStatus] = mapped_column(_enum(ListStatus, 16), default=ListStatus.draft)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    work_group: Mapped[Unit] = relationship()
+    created_by: Mapped[User] = relationship()
+    problems: Mapped[list[Problem]] = relationship(back_populates="coordinated_list", order_by="Problem.id")
+
+
+class AttachmentKind(enum.StrEnum):
+    photo = "photo"  # taken at intake
+    evidence = "evidence"  # proof of handling or of an on-the-spot solution
+
+
+class Attachment(db.Model):
+    """A file kept outside static/, served only to those who may see its problem."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
+    kind: Mapped[AttachmentKind] = mapped_column(_enum(AttachmentKind, 16))
+    filename: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(80), unique=True)
+    mime: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+
+    problem: Mapped[Problem] = relationship(back_populates="attachments")
+    uploaded_by: Mapped[User] = relationship()
+
+
+class ProblemEvent(db.Model):
+    """The problem's timeline: who, which unit, when, what (written with every transition)."""
+
+    __tablename__ = "problem_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[Status | None] = mapped_column(_enum(Status))
+    to_status: Mapped[Status | None] = mapped_column(_enum(Status))
+    note: Mapped[str | None] = mapped_column(Text)
+    # Shown to the resident on the receipt page only when True (internal notes stay internal).
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    problem: Mapped[Problem] = relationship(back_populates="events")
+    user: Mapped[User | None] = relationship()
+    unit: Mapped[Unit | None] = relationship()
+
+
+class NumberSequence(db.Model):
+    """Per-type, per-year document counters (贾走访〔2026〕00123号); locked when drawn."""
+
+    __tablename__ = "number_sequences"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,472 @@
+"""Every write to a problem: intake, triage, assignment, lists, sign-for and return.
+
+Each operation checks the workflow table, refuses a stale version, changes the rows, appends
+to the problem's timeline and writes the audit event — all in the caller's transaction (it
+flushes, never commits). Views commit once.
+"""
+
+import secrets
+from dataclasses import dataclass
+from datetime import date
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from ..core import audit, clock
+from ..core.extensions import db
+from ..org.models import TERRITORIAL, Unit, UnitKind
+from . import deadlines as case_deadlines
+from .access import relations
+from .models import (
+    Assignment,
+    AssignmentUnit,
+    Attachment,
+    Category,
+    Channel,
+    CoordinatedList,
+    ListStatus,
+    NumberSequence,
+    PartStatus,
+    Problem,
+    ProblemEvent,
+    UnitRole,
+    Visit,
+)
+from .workflow import Action, Kind, Level, NotAllowed, Status, Tier, check
+
+
+class Conflict(Exception):
+    """Someone else changed the problem since the form was drawn (HTTP 409)."""
+
+
+class Invalid(ValueError):
+    """The request is well-formed but breaks a business rule (message in Chinese)."""
+
+
+STALE = _l("该问题已被他人处理或修改（例如刚刚被签收、退回或交办）。请刷新页面查看最新状态后再操作。")
+
+NUMBER_FORMATS = {
+    "problem": "贾走访〔{year}〕{seq:05d}号",
+    "sheet": "贾走访交〔{year}〕{seq:04d}号",
+    "desk": "贾走访转〔{year}〕{seq:04d}号",
+    "office": "贾走访统交〔{year}〕{seq:04d}号",
+    "list": "贾走访清〔{year}〕{seq:04d}号",
+}
+
+
+def next_number(kind: str, year: int | None = None) -> tuple[int, int, str]:
+    """Draw the next number of ``kind`` for the year: (year, seq, formatted). Row-locked."""
+    year = year or clock.today().year
+    row = db.session.scalar(
+        select(NumberSequence).where(NumberSequence.kind == kind, NumberSequence.year == year).with_for_update()
+    )
+    if row is None:
+        row = NumberSequence(kind=kind, year=year, last=0)
+        db.session.add(row)
+    row.last += 1
+    db.session.flush()
+    return year, row.last, NUMBER_FORMATS[kind].format(year=year, seq=row.last)
+
+
+def new_receipt_no() -> str:
+    """A receipt number for the resident: 10 characters, no look-alikes, unguessable."""
+    alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+    return "".join(secrets.choice(alphabet) for _ in range(10))
+
+
+def _event(problem: Problem, user, action: str, before, note: str | None = None, *, public=False, detail=None):
+    db.session.add(ProblemEvent(
+        problem=problem, created_at=clock.now(), user_id=user.id, unit_id=user.unit_id,
+        action=action, from_status=before, to_status=problem.status, note=note, is_public=public,
+    ))
+    audit.record(f"problem.{action}", obj=problem, user=user, detail={
+        "number": problem.number, "from": str(before) if before else None, "to": str(problem.status),
+        **(detail or {}),
+    })
+
+
+def _guard(problem: Problem, version: int | None) -> None:
+    if version is not None and int(version) != problem.version:
+        raise Conflict(STALE)
+
+
+def _transition(problem: Problem, action: Action, user, version: int | None, reason: str | None = None):
+    """Check the table and the version; return the target status."""
+    _guard(problem, version)
+    t = check(problem.status, action, user.role, relations(user, problem))
+    if t.needs_reason and not (reason or "").strip():
+        raise Invalid(_l("请填写原因。"))
+    return t.target
+
+
+# ---------------------------------------------------------------- intake
+
+
+def territory_of(village: Unit) -> Unit:
+    if village.kind != UnitKind.village or village.parent is None or village.parent.kind not in TERRITORIAL:
+        raise Invalid(_l("请选择村（社区）。"))
+    return village.parent
+
+
+@dataclass
+class ProblemInput:
+    resident_name: str
+    resident_phone: str
+    resident_id_number: str | None
+    village: Unit
+    address: str
+    category: Category
+    title: str
+    description: str
+    household_name: str = ""
+
+
+def record_visit(user, *, visited_on: date, village: Unit, household_kind, household_name: str,
+                 visitors: str, situation: str, demands: str, client_token: str | None) -> tuple[Visit, bool]:
+    """Record a visit; the same ``client_token`` returns the visit already made (created=False)."""
+    if client_token:
+        existing = db.session.scalar(select(Visit).where(Visit.client_token == client_token))
+        if existing is not None:
+            return existing, False
+    town = territory_of(village)
+    visit = Visit(
+        visited_on=visited_on, village=village, town=town, work_group_id=user.unit_id,
+        household_kind=household_kind, household_name=household_name, visitors=visitors,
+        situation=situation, demands=demands, created_by_id=user.id, client_token=client_token,
+    )
+    db.session.add(visit)
+    db.session.flush()
+    audit.record("visit.create", obj=visit, user=user, detail={"village": village.name})
+    return visit, True
+
+
+def register_problem(user, data: ProblemInput, *, visit: Visit | None = None,
+                     client_token: str | None = None, source: str = "visit") -> tuple[Problem, bool]:
+    """Register a problem (numbered, with a receipt number); idempotent per ``client_token``."""
+    if client_token:
+        existing = db.session.scalar(select(Problem).where(Problem.client_token == client_token))
+        if existing is not None:
+            return existing, False
+    town = territory_of(data.village)
+    year, seq, number = next_number("problem")
+    problem = Problem(
+        year=year, seq=seq, number=number, receipt_no=new_receipt_no(), visit=visit,
+        work_group_id=user.unit_id, registered_by_id=user.id, village=data.village, town=town,
+        resident_name=data.resident_name, resident_phone=data.resident_phone or "",
+        resident_id_number=data.resident_id_number or None, household_name=data.household_name or "",
+        address=data.address or "", category=data.category, title=data.title, description=data.description,
+        source=source, status=Status.registered, registered_at=clock.now(), client_token=client_token,
+    )
+    db.session.add(problem)
+    db.session.flush()
+    _event(problem, user, "register", None, public=True)
+    return problem, True
+
+
+def add_attachment(problem: Problem, user, *, kind, filename: str, stored_name: str, mime: str,
+                   size: int, sha256: str) -> Attachment:
+    att = Attachment(problem=problem, kind=kind, filename=filename[:255], stored_name=stored_name,
+                     mime=mime, size=size, sha256=sha256, uploaded_by_id=user.id)
+    db.session.add(att)
+    db.session.flush()
+    audit.record("attachment.add", object_type="attachment", object_id=att.id, user=user,
+                 detail={"problem": problem.number, "filename": att.filename, "sha256": sha256})
+    return att
+
+
+def add_co_complainant(problem: Problem, user, *, name: str, phone: str) -> tuple[ProblemEvent, bool]:
+    """Another resident raised the same problem: a timeline entry on it instead of a duplicate.
+
+    The note keeps the resident's name and *masked* phone. The same resident added twice (a
+    double submit) returns the first entry (created=False). The problem's status and version do
+    not change, so that no one handling it meets a spurious conflict.
+    """
+    from .access import mask_phone
+    from .workflow import ENDED
+
+    if problem.status in ENDED:
+        raise Invalid(_l("该问题已经结束（%(s)s），不能再并入居民，请登记为新问题。", s=problem.status.label))
+    note = f"{name.strip()}（{mask_phone(phone) or '-'}）"
+    existing = db.session.scalar(select(ProblemEvent).where(
+        ProblemEvent.problem_id == problem.id, ProblemEvent.action == "co_complainant",
+        ProblemEvent.note == note))
+    if existing is not None:
+        return existing, False
+    event = ProblemEvent(problem=problem, created_at=clock.now(), user_id=user.id, unit_id=user.unit_id,
+                         action="co_complainant", from_status=problem.status, to_status=problem.status,
+                         note=note)
+    db.session.add(event)
+    db.session.flush()
+    audit.record("problem.co_complainant", obj=problem, user=user,
+                 detail={"number": problem.number, "event": event.id})
+    return event, True
+
+
+def reveal_contact(problem: Problem, user) -> None:
+    """显示完整号码: allowed to those who may see full numbers (DOMAIN §3), and always audited."""
+    from .access import sees_full_contact
+
+    if not sees_full_contact(user, problem):
+        raise NotAllowed(_l("您无权查看该居民的完整联系方式。"))
+    fields = [f for f in ("phone", "id_number")
+              if (problem.resident_phone if f == "phone" else problem.resident_id_number)]
+    audit.record("problem.contact_revealed", obj=problem, user=user,
+                 detail={"number": problem.number, "fields": fields})
+
+
+# ---------------------------------------------------------------- triage
+
+
+@dataclass
+class Triage:
+    kind: Kind
+    level: Level
+    tier: Tier
+    category: Category | None = None
+    # For 难事联办 the deadline is set by the task book later; the triage sets the ceiling.
+    workdays: int | None = None
+
+
+def _apply_triage(problem: Problem, triage: Triage) -> None:
+    problem.kind, problem.level, problem.tier = triage.kind, triage.level, triage.tier
+    if triage.category is not None:
+        problem.category = triage.category
+
+
+def _end_current_assignment(problem: Problem) -> None:
+    current = problem.current_assignment
+    if current is None:
+        return
+    current.is_current = False
+    current.ended_at = clock.now()
+    for part in current.units:
+        part.is_current = False
+        if part.status == PartStatus.pending:
+            part.status = PartStatus.withdrawn
+
+
+def _assign(problem: Problem, user, *, action: Action, channel: Channel, lead: Unit,
+            cooperating: list[Unit], triage: Triage, requirements: str, version, token: str | None,
+            deadline: date | None = None) -> Assignment:
+    if token:
+        existing = db.session.scalar(select(Assignment).where(Assignment.client_token == token))
+        if existing is not None:
+            return existing  # a double-submitted form: the first one did the work
+    before = problem.status
+    target = _transition(problem, action, user, version)
+    if lead in cooperating:
+        raise Invalid(_l("牵头单位不能同时是配合单位。"))
+    _apply_triage(problem, triage)
+    now = clock.now()
+    if deadline is None:
+        deadline = case_deadlines.handling_deadline(now, triage.tier, triage.workdays)
+    elif deadline < clock.today():
+        raise Invalid(_l("办理时限不能早于今天。"))
+    year, _seq, number = next_number(channel.value)
+    _end_current_assignment(problem)
+    assignment = Assignment(
+        problem=problem, channel=channel, number=number, assigner_unit_id=user.unit_id,
+        assigned_by_id=user.id, assigned_at=now, deadline=deadline,
+        sign_for_deadline=case_deadlines.sign_for_deadline(now), requirements=requirements or "",
+        client_token=token,
+    )
+    db.session.add(assignment)
+    parts = [AssignmentUnit(assignment=assignment, problem_id=problem.id, unit=lead, role=UnitRole.lead)]
+    parts += [AssignmentUnit(assignment=assignment, problem_id=problem.id, unit=u, role=UnitRole.cooperating)
+              for u in cooperating]
+    db.session.add_all(parts)
+    db.session.flush()
+    problem.current_assignment = assignment
+    problem.lead_unit_id = lead.id
+    problem.assigner_unit_id = user.unit_id
+    problem.status = target
+    problem.deadline = deadline
+    problem.sign_for_deadline = assignment.sign_for_deadline
+    problem.assigned_at = now
+    problem.accepted_at = None
+    _event(problem, user, action.value, before, note=requirements or None, public=True, detail={
+        "assignment": number, "lead": lead.name, "cooperating": [u.name for u in cooperating],
+        "deadline": deadline.isoformat(), "tier": triage.tier.value,
+    })
+    return assignment
+
+
+def assign_sheet(problem, user, *, lead: Unit, cooperating=(), triage: Triage, requirements="",
+                 version=None, token=None) -> Assignment:
+    """问题交办单: assign to a town/street/zone (one lead unit, optional cooperating units)."""
+    if lead.kind not in TERRITORIAL or not lead.is_active:
+        raise Invalid(_l("交办单的牵头单位必须是在用的镇、街道或功能区。"))
+    return _assign(problem, user, action=Action.assign_sheet, channel=Channel.sheet, lead=lead,
+                   cooperating=list(cooperating), triage=triage, requirements=requirements,
+                   version=version, token=token)
+
+
+def desk_unit() -> Unit:
+    desk = db.session.scalar(select(Unit).where(Unit.kind == UnitKind.desk, Unit.is_active.is_(True)))
+    if desk is None:
+        raise Invalid(_l("系统中没有在用的12345专席单位。"))
+    return desk
+
+
+def transfer_to_desk(problem, user, *, triage: Triage, requirements="", version=None, token=None) -> Assignment:
+    """转办: hand an individual problem to the district 12345 platform's campaign desk."""
+    return _assign(problem, user, action=Action.transfer_desk, channel=Channel.desk, lead=desk_unit(),
+                   cooperating=[], triage=triage, requirements=requirements, version=version, token=token)
+
+
+def assign_departments(problem, user, *, lead: Unit, cooperating=(), triage: Triage | None = None,
+                       deadline: date | None = None, requirements="", version=None, token=None) -> Assignment:
+    """The office assigns a listed (or returned) problem to district departments."""
+    for unit in [lead, *cooperating]:
+        if unit.kind != UnitKind.department or not unit.is_active:
+            raise Invalid(_l("只能交办给在用的区级部门：%(name)s 不是。", name=unit.name))
+    triage = triage or Triage(problem.kind or Kind.common, Level.district, problem.tier or Tier.quick)
+    assignment = _assign(problem, user, action=Action.assign_departments, channel=Channel.office, lead=lead,
+                         cooperating=list(cooperating), triage=triage, requirements=requirements,
+                         version=version, token=token, deadline=deadline)
+    cl = problem.coordinated_list
+    if cl is not None and all(p.status != Status.listed for p in cl.problems):
+        cl.status = ListStatus.assigned
+    return assignment
+
+
+def not_accept(problem, user, *, reason: str, version=None) -> None:
+    """不予受理 — the resident is still owed a reply."""
+    before = problem.status
+    problem.status = _transition(problem, Action.not_accept, user, version, reason)
+    problem.end_reason = reason
+    problem.closed_at = None
+    _event(problem, user, "not_accept", before, note=reason, public=True)
+
+
+def merge(problem, user, *, into: Problem, reason: str, version=None) -> None:
+    """Merge a duplicate into an existing problem (the resident is still owed a reply)."""
+    if into.id == problem.id:
+        raise Invalid(_l("不能合并到问题本身。"))
+    if into.status == Status.merged:
+        raise Invalid(_l("目标问题本身已被合并，请选择它所合并到的问题。"))
+    before = problem.status
+    problem.status = _transition(problem, Action.merge, user, version, reason)
+    problem.merged_into = into
+    problem.end_reason = reason
+    _event(problem, user, "merge", before, note=reason, public=True, detail={"into": into.number})
+    db.session.add(ProblemEvent(problem=into, created_at=clock.now(), user_id=user.id, unit_id=user.unit_id,
+                                action="merged_from", from_status=into.status, to_status=into.status,
+                                note=problem.number))
+
+
+def resolve_on_spot(problem, user, *, triage: Triage, result: str, version=None) -> None:
+    """好事即办: solved at once; evidence attached by the caller; waits for verification."""
+    if not (result or "").strip():
+        raise Invalid(_l("请说明当场解决的情况。"))
+    before = problem.status
+    problem.status = _transition(problem, Action.resolve_on_spot, user, version)
+    _apply_triage(problem, triage)
+    problem.assigner_unit_id = user.unit_id
+    _event(problem, user, "resolve_on_spot", before, note=result, public=True)
+
+
+# ---------------------------------------------------------------- coordinated lists
+
+
+def open_list(user) -> CoordinatedList:
+    """The group's draft list, created when missing."""
+    cl = db.session.scalar(select(CoordinatedList).where(
+        CoordinatedList.work_group_id == user.unit_id, CoordinatedList.status == ListStatus.draft))
+    if cl is None:
+        cl = CoordinatedList(work_group_id=user.unit_id, created_by_id=user.id,
+                             title=f"{user.unit.name}统筹交办问题清单")
+        db.session.add(cl)
+        db.session.flush()
+        audit.record("list.create", obj=cl, user=user)
+    return cl
+
+
+def add_to_list(problem, user, *, triage: Triage, version=None) -> CoordinatedList:
+    """列入统筹清单: a common problem goes on the group's draft list for the office."""
+    before = problem.status
+    problem.status = _transition(problem, Action.add_to_list, user, version)
+    _apply_triage(problem, triage)
+    cl = open_list(user) if user.unit.kind == UnitKind.work_group else None
+    if cl is None:
+        raise Invalid(_l("只有工作组可以编制统筹交办清单。"))
+    problem.coordinated_list = cl
+    _event(problem, user, "add_to_list", before, detail={"list": cl.id})
+    return cl
+
+
+def remove_from_list(problem, user, *, version=None) -> None:
+    cl = problem.coordinated_list
+    if cl is not None and cl.status != ListStatus.draft:
+        raise Invalid(_l("清单已上报，不能再移出问题。"))
+    before = problem.status
+    problem.status = _transition(problem, Action.remove_from_list, user, version)
+    problem.coordinated_list = None
+    _event(problem, user, "remove_from_list", before)
+
+
+def submit_list(cl: CoordinatedList, user, *, version=None) -> None:
+    """Submit the group's list to the office; it gets its number now."""
+    if version is not None and int(version) != cl.version:
+        raise Conflict(STALE)
+    if cl.status != ListStatus.draft:
+        raise Invalid(_l("清单已经上报。"))
+    if not cl.problems:
+        raise Invalid(_l("清单中没有问题，不能上报。"))
+    _y, _s, cl.number = next_number("list")
+    cl.status = ListStatus.submitted
+    cl.submitted_at = clock.now()
+    for p in cl.problems:
+        db.session.add(ProblemEvent(problem=p, created_at=clock.now(), user_id=user.id, unit_id=user.unit_id,
+                                    action="list_submitted", from_status=p.status, to_status=p.status,
+                                    note=cl.number))
+    audit.record("list.submit", obj=cl, user=user, detail={"number": cl.number, "problems": len(cl.problems)})
+
+
+# ---------------------------------------------------------------- the unit: sign for, return
+
+
+def sign_for(problem, user, *, version=None) -> AssignmentUnit:
+    """签收: the lead unit signs for the problem; a cooperating unit signs for its own part."""
+    from .access import unit_part
+
+    _guard(problem, version)
+    part = unit_part(user, problem)
+    if part is None or not part.is_current:
+        raise NotAllowed(_l("您的单位不是此问题的承办单位。"))
+    if part.status != PartStatus.pending:
+        raise Conflict(_l("您的单位已经签收或退回了此问题。"))
+    part.status = PartStatus.accepted
+    part.signed_by_id = user.id
+    part.signed_at = clock.now()
+    if part.role == UnitRole.lead:
+        before = problem.status
+        problem.status = _transition(problem, Action.sign_for, user, None)
+        problem.accepted_at = part.signed_at
+        _event(problem, user, "sign_for", before, public=True, detail={"unit": part.unit.name})
+    else:
+        # A cooperating unit's part: the problem's status does not move; the version does, so
+        # that two people of the same unit cannot both sign.
+        problem.updated_at = clock.now()
+        _event(problem, user, "sign_for_part", problem.status, detail={"unit": part.unit.name})
+    return part
+
+
+def return_problem(problem, user, *, reason: str, version=None) -> None:
+    """退回: the lead unit sends a misrouted problem back to whoever assigned it, with a reason."""
+    from .access import unit_part
+
+    before = problem.status
+    target = _transition(problem, Action.return_, user, version, reason)
+    part = unit_part(user, problem)
+    part.status = PartStatus.returned
+    part.returned_reason = reason
+    part.signed_by_id = user.id
+    part.signed_at = clock.now()
+    _end_current_assignment(problem)
+    problem.status = target
+    problem.lead_unit_id = None
+    problem.current_assignment = None
+    problem.deadline = None
+    problem.sign_for_deadline = None
+    _event(problem, user, "return", before, note=reason, detail={"unit": part.unit.name})

@@ -1,0 +1,292 @@
+"""The work queues of every casework role, the problem page, and the unit's sign for / return.
+
+Every read goes through the one scope (``cases.access``) and ``cases.queries``; which buttons
+show comes from ``workflow.allowed_actions`` (``cases.actions`` maps them to endpoints); every
+write is one operation of ``cases.operations`` and one commit.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import Blueprint, abort, flash, make_response, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..accounts import nav
+from ..accounts.gates import role_may, roles_required
+from ..accounts.roles import CASEWORK_ROLES, UNIT_ROLES
+from ..core import audit, clock
+from ..core.deadlines import TimeLeft, time_left
+from ..core.extensions import db
+from ..core.render import is_htmx, render
+from ..documents.excel import Sheet, xlsx_response
+from . import actions, queries
+from . import operations as ops
+from .access import get_problem_or_404, scope, sees_full_contact, shown_id_number, shown_phone
+from .forms import FilterChoices, ReturnForm, SignForForm
+from .models import Problem, UnitRole
+from .queries import QueueFilter
+from .workflow import HANDLING, Action, NotAllowed, transition
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+casework = roles_required(*CASEWORK_ROLES)
+unit_staff = roles_required(*UNIT_ROLES)
+
+# On import, before the other casework areas add theirs when registered: 工作台 follows 首页.
+nav.register("cases.queue", _l("工作台"))
+
+CHANGED = "cases-changed"  # the htmx event after every action: counters refresh themselves
+
+TAB_LABELS = {
+    "all": _l("全部"),
+    "to_sign": _l("待签收"),
+    "handling": _l("办理中"),
+    "due_soon": _l("即将到期"),
+    "overdue": _l("已超期"),
+    "to_triage": _l("待研判"),
+    "listed": _l("清单中"),
+    "to_verify": _l("待核销"),
+    "open": _l("办理中"),
+    "owes_reply": _l("待回音"),
+    "done": _l("已办结"),
+}
+
+
+# ---------------------------------------------------------------- rows (screen and Excel alike)
+
+
+@dataclass
+class Row:
+    """A problem as one user sees it in a list: contact masked for that user, time left."""
+
+    problem: Problem
+    phone: str
+    id_number: str
+    time_left: TimeLeft | None
+
+
+def _row(user, problem: Problem, now: datetime) -> Row:
+    left = time_left(problem.deadline, now) if problem.deadline and problem.status in HANDLING else None
+    return Row(
+        problem=problem,
+        phone=shown_phone(problem),
+        id_number=shown_id_number(problem),
+        time_left=left,
+    )
+
+
+def _tabs(counts: dict) -> list[tuple[str, str, int | None]]:
+    return [("all", TAB_LABELS["all"], None)] + [(key, TAB_LABELS.get(key, key), n) for key, n in counts.items()]
+
+
+# ---------------------------------------------------------------- the queue
+
+
+def _queue_context(f: QueueFilter) -> dict:
+    page = queries.queue(current_user, f)
+    now = clock.now()
+    return {
+        "f": f,
+        "page": page,
+        "rows": [_row(current_user, p, now) for p in page.items],
+        "tabs": _tabs(queries.counters(current_user)),
+        "choices": FilterChoices(),
+    }
+
+
+@bp.get("")
+@casework
+def queue():
+    """The user's work queue: tabs with counters, filters, active search, sorting, pages."""
+    f = QueueFilter.from_args(request.args)
+    response = render("cases/queue.html", block="results", **_queue_context(f))
+    if is_htmx():
+        # The address bar shows the filter as a clean link (no empty fields) to reload or share.
+        response.headers["HX-Push-Url"] = url_for("cases.queue", **f.as_args())
+    return response
+
+
+@bp.get("/counters")
+@casework
+def counters():
+    """The tabs with their counters (refreshed on the ``cases-changed`` event)."""
+    f = QueueFilter.from_args(request.args)
+    body = render_block("cases/queue.html", "counters", f=f, tabs=_tabs(queries.counters(current_user)))
+    response = make_response(body)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+EXPORT_HEADERS = [
+    _l("问题编号"), _l("标题"), _l("镇（街道、功能区）"), _l("村（社区）"), _l("类别"), _l("办理方式"),
+    _l("状态"), _l("牵头单位"), _l("办理时限"), _l("剩余时间"), _l("登记日期"), _l("群众姓名"),
+    _l("联系电话"), _l("身份证号"),
+]
+
+
+def _export_row(row: Row) -> list:
+    p = row.problem
+    return [
+        p.number, p.title, p.town.name, p.village.name, p.category.name, str(p.tier.label) if p.tier else "",
+        str(p.status.label), p.lead_unit.name if p.lead_unit else "",
+        p.deadline.isoformat() if p.deadline else "", row.time_left.label if row.time_left else "",
+        clock.local(p.registered_at).date().isoformat(), p.resident_name, row.phone, row.id_number,
+    ]
+
+
+@bp.get("/export.xlsx")
+@casework
+def export():
+    """Exactly what the filter shows (every page, same order), masked as on screen; audited."""
+    f = QueueFilter.from_args(request.args)
+    now = clock.now()
+    rows = [_export_row(_row(current_user, p, now)) for p in queries.export_rows(current_user, f)]
+    audit.record("cases.exported", user=current_user, detail={"filter": f.as_args(page=1), "rows": len(rows)})
+    db.session.commit()
+    sheet = Sheet(_("问题清单"), [str(h) for h in EXPORT_HEADERS], rows,
+                  widths=(24, 30, 14, 14, 12, 10, 14, 16, 12, 16, 12, 10, 15, 21))
+    return xlsx_response(_("问题清单-%(day)s.xlsx", day=clock.today().strftime("%Y%m%d")), [sheet])
+
+
+# ---------------------------------------------------------------- the problem page
+
+
+def _detail_context(problem: Problem, **extra) -> dict:
+    user = current_user
+    now = clock.now()
+    # Numbers are always masked; entitled users (access.sees_full_contact) reveal them with an
+    # audited click (intake.reveal_contact).
+    can_reveal = sees_full_contact(user, problem) and role_may(user.role, "intake.reveal_contact")
+    assignment = problem.current_assignment
+    ctx = {
+        "problem": problem,
+        "row": _row(user, problem, now),
+        "phone": shown_phone(problem),
+        "id_number": shown_id_number(problem),
+        "masked": True,
+        "reveal_url": actions.object_url("intake.reveal_contact", problem_id=problem.id, default=problem.id)
+        if can_reveal else None,
+        "attachments": [
+            (a, actions.object_url("intake.attachment", attachment_id=a.id, problem_id=problem.id, default=a.id))
+            for a in problem.attachments
+        ],
+        "visit_url": actions.object_url("intake.visit", visit_id=problem.visit_id, default=problem.visit_id)
+        if problem.visit_id else None,
+        "sheet_url": actions.object_url("triage.sheet_pdf", assignment_id=assignment.id, problem_id=problem.id,
+                                        default=assignment.id) if assignment else None,
+        "sign_for_left": time_left(problem.sign_for_deadline, now)
+        if problem.sign_for_deadline and assignment is not None else None,
+        "assignment": assignment,
+        "buttons": actions.buttons(user, problem),
+        "event_label": actions.event_label,
+        "part_labels": actions.PART_STATUS_LABELS,
+        "unit_role_labels": actions.UNIT_ROLE_LABELS,
+        "return_form": ReturnForm(formdata=None, data={"version": problem.version}),
+        "error": None,
+        "notice": None,
+    }
+    ctx.update(extra)
+    return ctx
+
+
+def _detail_page(problem: Problem, *, status: int = 200, trigger: str | None = None, **extra):
+    return render("cases/detail.html", block="status", status=status, trigger=trigger,
+                  **_detail_context(problem, **extra))
+
+
+@bp.get("/<int:problem_id>")
+@casework
+def detail(problem_id: int):
+    """Everything about one problem, its timeline, and the actions the user may take."""
+    problem = get_problem_or_404(problem_id, current_user, options=queries.detail_options())
+    return _detail_page(problem)
+
+
+def _reload(problem_id: int) -> Problem | None:
+    """The problem after a rollback, if the user still sees it."""
+    db.session.rollback()
+    return db.session.scalar(
+        select(Problem).where(Problem.id == problem_id, scope(current_user))
+        .options(*queries.detail_options()).execution_options(populate_existing=True)
+    )
+
+
+def _refused(problem_id: int, code: int, message: str, **extra):
+    """409 (changed meanwhile) or 403: the page as it is now, the message, the user's input kept."""
+    problem = _reload(problem_id)
+    if problem is None:
+        abort(code, description=message)
+    form = extra.get("return_form")
+    if form is not None:
+        form.version.data = problem.version  # they have now seen the current state
+    return _detail_page(problem, status=code, error=message, **extra)
+
+
+def _not_allowed_code(problem: Problem, action: Action) -> int:
+    # Not possible in this status any more: someone acted first (409). Otherwise: no right (403).
+    return 409 if transition(problem.status, action) is None else 403
+
+
+def _done(problem_id: int, message: str):
+    """After a successful action: the updated fragment (htmx) or a redirect (PRG)."""
+    still_visible = db.session.scalar(select(Problem.id).where(Problem.id == problem_id, scope(current_user)))
+    target = url_for("cases.detail", problem_id=problem_id) if still_visible else url_for("cases.queue")
+    if is_htmx():
+        if still_visible:
+            problem = get_problem_or_404(problem_id, current_user, options=queries.detail_options())
+            return _detail_page(problem, trigger=CHANGED, notice=message)
+        flash(message, "success")
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        response.headers["HX-Trigger"] = CHANGED
+        return response
+    flash(message, "success")
+    return redirect(target)
+
+
+@bp.post("/<int:problem_id>/sign-for")
+@unit_staff
+def sign_for(problem_id: int):
+    """签收: the lead unit signs for the problem, a cooperating unit for its own part."""
+    problem = get_problem_or_404(problem_id, current_user, for_update=True)
+    form = SignForForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        part = ops.sign_for(problem, current_user, version=form.version.data)
+        db.session.commit()
+    except (ops.Conflict, StaleDataError) as exc:
+        return _refused(problem_id, 409, str(exc) if isinstance(exc, ops.Conflict) else str(ops.STALE))
+    except NotAllowed as exc:
+        return _refused(problem_id, _not_allowed_code(problem, Action.sign_for), str(exc))
+    return _done(problem_id, _("已签收（配合）。") if part.role == UnitRole.cooperating else _("已签收。"))
+
+
+@bp.post("/<int:problem_id>/return")
+@unit_staff
+def return_(problem_id: int):
+    """退回: send a misrouted problem back to whoever assigned it, with a reason."""
+    problem = get_problem_or_404(problem_id, current_user, for_update=True)
+    form = ReturnForm()
+    if not form.validate_on_submit():
+        if form.version.errors:
+            abort(400)
+        return _detail_page(problem, status=422 if is_htmx() else 200, return_form=form)
+    try:
+        ops.return_problem(problem, current_user, reason=form.reason.data, version=form.version.data)
+        db.session.commit()
+    except (ops.Conflict, StaleDataError) as exc:
+        message = str(exc) if isinstance(exc, ops.Conflict) else str(ops.STALE)
+        return _refused(problem_id, 409, message, return_form=form)
+    except NotAllowed as exc:
+        return _refused(problem_id, _not_allowed_code(problem, Action.return_), str(exc), return_form=form)
+    except ops.Invalid as exc:
+        db.session.rollback()
+        form.reason.errors = [*form.reason.errors, str(exc)]
+        problem = get_problem_or_404(problem_id, current_user, options=queries.detail_options())
+        return _detail_page(problem, status=422 if is_htmx() else 200, return_form=form)
+    return _done(problem_id, _("已退回交办单位重新研判。"))
