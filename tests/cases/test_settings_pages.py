@@ -166,9 +166,10 @@ def test_stale_version_is_refused_with_409_and_the_form_kept(app, office, login_
     resp = office.post("/settings/limits", data=mine | {"tier_quick_days": "12"})
     assert resp.status_code == 409
     page = text(resp)
-    assert "活动设置已被他人修改" in page
+    assert "活动设置已被他人修改，您的修改没有保存。" in page
     assert 'value="12"' in page  # my input kept
-    assert "他人刚保存的值：2" in page  # what the other clerk saved, where it differs from mine
+    assert "当前已保存的值：2" in page  # what the other clerk saved, where it differs from mine
+    assert "当前已保存的值：15" in page  # and where I changed something
     s = get_settings()
     assert (s.sign_for_days, s.tier_quick_days) == (2, 15)  # nothing of mine was written
     # The re-rendered form carries the current version: saving again is a deliberate choice.
@@ -397,6 +398,21 @@ def test_calendar_input_is_checked_and_repeats_are_harmless(app, office):
     resp = add_day(office, date(2026, 4, 1), "workday", "改为上班")
     assert resp.status_code == 200 and "该日已设为休息日（停电检修）" in text(resp)
     assert not calendar.is_workday(date(2026, 4, 1)) and len(audits("calendar.day_set")) == 1
+
+
+def test_removing_an_override_someone_changed_meanwhile_is_refused(app, office, login_as):
+    assert add_day(office, date(2026, 4, 1), "off", "停电检修").status_code == 302
+    mine = text(office.get("/settings/calendar?year=2026"))
+    other = login_as("office")
+    page = text(other.get("/settings/calendar?year=2026"))
+    assert other.post("/settings/calendar/remove?year=2026",
+                      data=form_inputs(page, "/settings/calendar/remove?year=2026")).status_code == 302
+    assert add_day(other, date(2026, 4, 1), "workday", "改为上班").status_code == 302
+    resp = office.post("/settings/calendar/remove?year=2026",
+                       data=form_inputs(mine, "/settings/calendar/remove?year=2026"))
+    assert resp.status_code == 409 and "2026-04-01 的设定已被他人修改，未作删除。" in text(resp)
+    assert calendar.is_workday(date(2026, 4, 1))  # the other clerk's setting stands
+    assert len(audits("calendar.day_removed")) == 1
 
 
 # ---------------------------------------------------------------- who

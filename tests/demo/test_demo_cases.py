@@ -110,6 +110,7 @@ def test_demo_cases_fill_every_queue(app):
         AssignmentUnit.unit_id == dept.unit_id, AssignmentUnit.is_current.is_(True),
         AssignmentUnit.status == PartStatus.pending)).scalars().all()
     assert {"lead", "cooperating"} <= {str(r) for r in pending}
+    assert counters(dept)["handling"]  # and a signed cooperating part in hand
 
     # The article's story is the first problem.
     story = db.session.scalar(select(Problem).order_by(Problem.seq).limit(1))

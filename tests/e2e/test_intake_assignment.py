@@ -156,6 +156,8 @@ def open_from_queue(page: Page, number: str, title: str) -> int:
     page.get_by_role("link", name="工作台").first.click()
     expect(page.get_by_role("heading", name="工作台", level=1)).to_be_visible()
     page.get_by_label("搜索").fill(number)
+    # The search answered (htmx pushes the filter into the address bar) before the row is used.
+    expect(page).to_have_url(re.compile(r"[?&]q="))
     row = page.locator("table.case-table tbody tr", has_text=number)
     expect(row, f"{number} should be found by the queue's search").to_have_count(1)
     expect(page.locator("#case-results .results-head")).to_contain_text("共 1 个问题")
@@ -389,6 +391,12 @@ def test_common_problem_goes_through_the_list_to_a_department_is_returned_reassi
     # Too short: the browser itself refuses (minlength from the form's rule), nothing is sent.
     assert reason_box.evaluate("el => el.validity.tooShort"), "a 3-character reason should be refused"
     expect(reason_box).to_have_value("不归我")
+    expect(status_badge(dept)).to_have_text("待签收")
+    # Padded with spaces it passes the browser, and the server (which strips) says why not.
+    reason_box.fill("  不归我  ")
+    dept.get_by_role("button", name="确认退回").click()
+    expect(dept.locator("#case-status .errors")).to_contain_text("退回原因请写 5 到 500 个字。")
+    expect(dept.locator("details.return-box"), "the return form stays open").to_have_attribute("open", "")
     expect(status_badge(dept)).to_have_text("待签收")
     assert problem_by_number(server, number)["status"] == Status.assigned
     reason = "低保评议公示属镇（街道）职责，请交潘安湖街道办理。"

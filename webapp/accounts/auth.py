@@ -11,6 +11,7 @@ from datetime import timedelta
 from flask import request, session
 from flask_login import login_user, logout_user
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from ..core import audit, clock
 from ..core.extensions import db, login_manager
@@ -127,7 +128,16 @@ def load_user(token: str) -> User | None:
     now = clock.now()
     if now - row.last_seen_at > TOUCH_EVERY:
         row.last_seen_at = now
-        db.session.commit()
+        try:
+            db.session.commit()
+        except OperationalError:
+            # SQLite: a parallel request of the same session holds the write lock; its own touch
+            # does the same job, so skip this one rather than fail the page.
+            db.session.rollback()
+            row = db.session.get(UserSession, token)
+            if row is None or row.ended_at is not None:
+                return None
+            user = row.user
     user.session_token = token
     return user
 

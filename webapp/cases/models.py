@@ -91,7 +91,9 @@ class Problem(db.Model):
             "'cannot_solve_review') OR deadline IS NOT NULL", name="handled_has_deadline"),
         Index("ix_problems_group_status", "work_group_id", "status"),
         Index("ix_problems_lead_status", "lead_unit_id", "status"),
-        Index("ix_problems_status_deadline", "status", "deadline"),
+        # Queue and counter queries (measured at 200,000 problems, benchmarks/queues.py).
+        Index("ix_problems_status_deadline_assigner", "status", "deadline", "assigner_unit_id"),
+        Index("ix_problems_registrar_time", "registered_by_id", "registered_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -101,7 +103,7 @@ class Problem(db.Model):
     receipt_no: Mapped[str] = mapped_column(String(16), unique=True)
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"), index=True)
     work_group_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
-    registered_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    registered_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     village_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     town_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     resident_name: Mapped[str] = mapped_column(String(64))
@@ -209,7 +211,8 @@ class AssignmentUnit(db.Model):
     __tablename__ = "assignment_units"
     __table_args__ = (
         UniqueConstraint("assignment_id", "unit_id", name="assignment_unit"),
-        Index("ix_assignment_units_unit_current", "unit_id", "is_current"),
+        # The unit scope and its 待签收 tab: an index-only lookup of a unit's current parts.
+        Index("ix_assignment_units_unit_scope", "unit_id", "is_current", "status", "problem_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -60,6 +60,7 @@ HOLIDAY_NAMES = {
     "Mid-autumn Festival": _l("中秋节"),
 }
 TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")
+STALE_LIMITS = _l("活动设置已被他人修改，您的修改没有保存。")
 
 
 def _int(raw) -> int | None:
@@ -148,7 +149,7 @@ def limits():
             return redirect(url_for("settings.limits"))
         form.version.data = str(campaign.get_settings().version)
         differs = {k: _shown(v) for k, v in saved.items() if v != values[k]}
-        return _limits_page(form, status=409, message=str(campaign.StaleSettings.message), saved=differs)
+        return _limits_page(form, status=409, message=str(STALE_LIMITS), saved=differs)
     if after.version == before:
         flash(_("设置没有变化，未作修改。"), "info")
     else:

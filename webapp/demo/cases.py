@@ -471,7 +471,7 @@ def _home_plan() -> list[Spec]:
         Spec(h, SHEET_SIGNED, d["T-house"], "权台西村", reg_wd=8, act_wd=6, sign_wd=6, sign_coop=True),
         Spec(h, SHEET_SIGNED, d["T-canal"], "西段庄村", reg_wd=22, act_wd=20, sign_wd=19),
         Spec(h, SHEET_SIGNED, d["T-camera"], "马庄村", reg_wd=6, act_wd=5, sign_wd=5),
-        Spec(h, SHEET_SIGNED, d["T-relief"], "权台村", reg_wd=3, act_wd=2, sign_wd=2),
+        Spec(h, SHEET_SIGNED, d["T-relief"], "权台村", reg_wd=3, act_wd=2, sign_wd=2, sign_coop=True),
         Spec(h, SHEET_SIGNED, d["T-fitness"], "小黄山村", reg_wd=15, act_wd=14, sign_wd=13),
         # Transferred to the 12345 desk.
         Spec(h, TO_DESK, d["D-disability"], "权台村", reg_wd=2, act_wd=1),
