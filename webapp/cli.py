@@ -64,6 +64,29 @@ def register_cli(app: Flask) -> None:
         click.echo(f"demo problems loaded: {sum(counts.values())} "
                    + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
+    @app.cli.group("users")
+    def users_group():
+        """Accounts (for the server operator)."""
+
+    @users_group.command("reset-password")
+    @click.argument("username")
+    def users_reset_password(username: str):
+        """Give USERNAME a temporary password (changed at next login); audited.
+
+        The way back in for the security or audit admin, whose accounts the system admin may not
+        reset (三员分立)."""
+        from sqlalchemy import select
+
+        from .accounts.admin_operations import reset_password
+        from .accounts.models import User
+
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise click.ClickException(f"no such user: {username}")
+        password = reset_password(user, None)
+        db.session.commit()
+        click.echo(f"temporary password for {username}: {password}")
+
     @app.cli.group("audit")
     def audit_group():
         """The audit log."""

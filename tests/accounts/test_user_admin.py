@@ -329,3 +329,20 @@ def test_sysadmin_cannot_take_over_the_other_admins(login_as):
         b.post(f"/admin/users/{target.id}/deactivate", {"version": target.version})
         db.session.refresh(target)
         assert target.password_hash == before and target.is_active_account
+
+
+def test_operator_resets_an_admin_password_from_the_command_line(app, runner_factory, web):
+    """The security admin's way back in: `flask users reset-password secadmin`, audited."""
+    from sqlalchemy import select
+
+    from webapp.core.audit import AuditEvent
+    from webapp.core.extensions import db
+
+    result = runner_factory().invoke(args=["users", "reset-password", "secadmin"])
+    assert result.exit_code == 0, result.output
+    password = result.output.strip().rsplit(": ", 1)[1]
+    assert web.login("secadmin").status_code == 200  # the old password no longer works
+    assert web.login("secadmin", password).status_code == 302
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.event == "user.password_reset"))
+    assert event is not None and '"via": "cli"' in event.detail
+    assert runner_factory().invoke(args=["users", "reset-password", "nobody"]).exit_code != 0

@@ -228,12 +228,14 @@ def reactivate_user(user: User) -> None:
     })
 
 
-def reset_password(user: User, actor: User) -> str:
+def reset_password(user: User, actor: User | None) -> str:
     """A new temporary password (to show once), to be changed at next login; also unlocks the
-    account and ends its sessions. ``user.password_reset``."""
-    if user.id == actor.id:
+    account and ends its sessions. ``user.password_reset``. ``actor`` None: the server operator
+    (``flask users reset-password``), the way back in for the security and audit admins."""
+    if actor is not None and user.id == actor.id:
         raise UserError(_("不能在这里重置自己的密码，请使用“修改密码”。"))
-    _refuse_other_admins(user, actor)
+    if actor is not None:
+        _refuse_other_admins(user, actor)
     password = temporary_password(user.username)
     was_locked = bool(user.locked_until and user.locked_until > clock.now())
     user.password_hash = hash_password(password)
@@ -247,6 +249,7 @@ def reset_password(user: User, actor: User) -> str:
     db.session.flush()
     audit.record("user.password_reset", obj=user, detail={
         "username": user.username, "unlocked": was_locked, "sessions_ended": ended,
+        "via": "web" if actor is not None else "cli",
     })
     return password
 

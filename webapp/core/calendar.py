@@ -111,10 +111,7 @@ def library_covers(year: int) -> bool:
 
 def _base_is_workday(day: dt.date) -> bool:
     if library_covers(day.year):
-        try:
-            return chinese_calendar.is_workday(day)
-        except NotImplementedError:  # pragma: no cover - the range check above prevents it
-            pass
+        return chinese_calendar.is_workday(day)
     return day.weekday() < 5
 
 
