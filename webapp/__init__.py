@@ -4,6 +4,7 @@ import logging
 import os
 
 from flask import Flask, has_request_context, request, session
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .config import load_config
@@ -47,7 +48,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
-    login_manager.login_message = "请先登录。"
+    login_manager.login_message = _l("请先登录。")
     login_manager.login_message_category = "info"
     login_manager.session_protection = None  # sessions are server-side (accounts.auth)
 

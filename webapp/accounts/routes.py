@@ -2,6 +2,7 @@
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -17,7 +18,7 @@ from .roles import ROLE_DUTIES
 
 bp = Blueprint("accounts", __name__)
 
-GENERIC_LOGIN_ERROR = "用户名或密码错误，或账号暂时被锁定。"
+GENERIC_LOGIN_ERROR = _l("用户名或密码错误，或账号暂时被锁定。")
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -42,7 +43,7 @@ def login():
             db.session.commit()
             return redirect(_safe_next(request.args.get("next")) or url_for("accounts.home"))
         db.session.commit()  # keep the failure count, lock and audit events
-        form.password.errors.append(_(GENERIC_LOGIN_ERROR))
+        form.password.errors.append(str(GENERIC_LOGIN_ERROR))
         return render_template("accounts/login.html", form=form), 200
     return render_template("accounts/login.html", form=form, expired=expired)
 

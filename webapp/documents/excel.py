@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from flask import Response
+from flask_babel import gettext as _
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -67,16 +68,16 @@ def read_rows(data: bytes, expected_headers: Sequence[str]) -> list[tuple[int, d
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds
-        raise WorkbookError("无法读取文件：请上传 .xlsx 格式的 Excel 工作簿。") from exc
+        raise WorkbookError(_("无法读取文件：请上传 .xlsx 格式的 Excel 工作簿。")) from exc
     ws = wb.worksheets[0]
     rows = ws.iter_rows(values_only=True)
     try:
         header = [("" if h is None else str(h).strip()) for h in next(rows)]
     except StopIteration as exc:
-        raise WorkbookError("工作表是空的。") from exc
+        raise WorkbookError(_("工作表是空的。")) from exc
     missing = [h for h in expected_headers if h not in header]
     if missing:
-        raise WorkbookError("缺少列：" + "、".join(missing))
+        raise WorkbookError(_("缺少列：%(columns)s", columns="、".join(missing)))
     out = []
     for number, values in enumerate(rows, start=2):
         if values is None or all(v is None or str(v).strip() == "" for v in values):
