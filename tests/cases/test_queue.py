@@ -303,3 +303,17 @@ def test_menu_offers_the_workbench_right_after_home(app, login_as):
         assert labels[:2] == ["首页", "工作台"], (username, labels)
     for username in ("sysadmin", "secadmin", "auditor"):
         assert "/cases" not in text(login_as(username).get("/"))
+
+
+def test_old_problems_can_be_filtered_by_a_deactivated_category(app, login_as):
+    """Deactivating a category removes it from intake, not from the queue's filter."""
+    from webapp.cases.models import Category
+
+    p = f.register(category="教育", title="停用类别下的问题")
+    f.register(category="民生保障", title="其他类别的问题")
+    cat = db.session.scalar(select(Category).where(Category.name == "教育"))
+    cat.is_active = False
+    db.session.commit()
+    page = text(login_as("office").get(f"/cases?category={cat.id}"))
+    assert f'value="{cat.id}" selected>教育（已停用）' in page
+    assert p.number in page and "其他类别的问题" not in page

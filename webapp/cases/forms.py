@@ -71,6 +71,7 @@ class FilterChoices:
             if u.kind == UnitKind.village:
                 villages_of.setdefault(u.parent_id, []).append(u)
         self.village_groups = [(t, villages_of[t.id]) for t in self.towns if t.id in villages_of]
+        # Filtering covers old problems too: deactivated categories stay, listed after the active ones.
         self.categories = db.session.scalars(
-            select(Category).where(Category.is_active.is_(True)).order_by(Category.sort_order, Category.id)
+            select(Category).order_by(Category.is_active.desc(), Category.sort_order, Category.id)
         ).all()
