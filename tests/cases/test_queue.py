@@ -317,3 +317,11 @@ def test_old_problems_can_be_filtered_by_a_deactivated_category(app, login_as):
     page = text(login_as("office").get(f"/cases?category={cat.id}"))
     assert f'value="{cat.id}" selected>教育（已停用）' in page
     assert p.number in page and "其他类别的问题" not in page
+
+
+def test_search_treats_percent_and_underscore_literally(app, login_as):
+    f.register(title="路灯损坏")
+    f.register(title="水费100%退还")
+    b = login_as("office")
+    assert "水费100%退还" in text(b.get("/cases?q=%25")) and "路灯损坏" not in text(b.get("/cases?q=%25"))
+    assert "路灯损坏" not in text(b.get("/cases?q=_"))

@@ -150,9 +150,9 @@ def _filtered(user, f: QueueFilter, today: date, soon: date):
     if f.overdue:
         conds.append(and_(Problem.status.in_(HANDLING), Problem.deadline < today))
     if f.q:
-        like = f"%{f.q}%"
-        conds.append(or_(Problem.number.like(like), Problem.title.like(like),
-                         Problem.resident_name.like(like), Problem.household_name.like(like),
+        # autoescape: a typed "%" or "_" is searched for, not used as a wildcard.
+        conds.append(or_(*(col.contains(f.q, autoescape=True) for col in (
+                             Problem.number, Problem.title, Problem.resident_name, Problem.household_name)),
                          Problem.receipt_no == f.q.upper()))
     return conds
 
