@@ -36,6 +36,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.config.update(overrides)
 
     db.init_app(app)
+    from .cases import handling_models as _handling_models  # noqa: F401 - handling tables
     from .cases import models as _case_models  # noqa: F401 - case tables, for migrations
     from .core import calendar, settings  # noqa: F401 - core tables (working-day overrides, settings)
 
@@ -86,9 +87,15 @@ def _register_blueprints(app: Flask) -> None:
     from .accounts.security_admin import bp as security_bp
     from .audit.routes import bp as audit_bp
     from .cases.intake import bp as intake_bp
+    from .cases.closure_routes import bp as closure_bp
     from .cases.lists import bp as lists_bp
+    from .cases.meeting_routes import bp as meetings_bp
+    from .cases.progress_routes import bp as progress_bp
+    from .cases.receipt import bp as receipt_bp
+    from .cases.reply_routes import bp as replies_bp
     from .cases.routes import bp as cases_bp
     from .cases.settings_routes import bp as settings_bp
+    from .cases.taskbook_routes import bp as taskbook_bp
     from .cases.triage import bp as triage_bp
     from .core.health import bp as health_bp
     from .org.routes import bp as org_bp
@@ -104,6 +111,13 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(triage_bp)
     app.register_blueprint(lists_bp)
     app.register_blueprint(settings_bp)
+    # Handling and closure (issue 4): the problem page's panels come in this order.
+    app.register_blueprint(taskbook_bp)
+    app.register_blueprint(progress_bp)
+    app.register_blueprint(meetings_bp)
+    app.register_blueprint(closure_bp)
+    app.register_blueprint(replies_bp)
+    app.register_blueprint(receipt_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

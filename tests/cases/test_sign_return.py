@@ -30,7 +30,8 @@ def test_sign_for_without_js_redirects_to_the_page(app, login_as):
     resp = b.post(f"/cases/{p.id}/sign-for", {"version": p.version})
     assert resp.status_code == 302 and resp.headers["Location"] == f"/cases/{p.id}"
     page = b.get(resp.headers["Location"])
-    assert "已签收。" in text(page) and actions(page) == []
+    # Signed for: the next step is the task book (sign for / return are gone).
+    assert "已签收。" in text(page) and actions(page) == ["submit_plan"]
     p = _fresh(p)
     assert p.status == Status.accepted and p.accepted_at is not None
     assert _events(p, "sign_for") == 1
@@ -51,7 +52,7 @@ def test_sign_for_with_htmx_answers_the_fragment_and_triggers_the_counters(app, 
     body = text(resp)
     assert "<html" not in body and body.lstrip().startswith('<div id="case-status"')
     assert "已签收。" in body and 'class="badge status-accepted big">已签收' in body
-    assert actions(resp) == [] and "当前没有需要您办理的事项" in body
+    assert actions(resp) == ["submit_plan"]
     assert "已签收" in body[body.index('class="timeline"'):]  # the timeline shows the new event
     assert _fresh(p).status == Status.accepted
     # The flash was not left for the next full page.

@@ -10,7 +10,7 @@ from sqlalchemy import false, select, true
 
 from ..accounts.roles import Role
 from ..core.extensions import db
-from .models import AssignmentUnit, Problem
+from .models import AssignmentUnit, PartStatus, Problem, UnitRole
 from .workflow import Rel
 
 SEE_ALL = frozenset({Role.office, Role.leader})
@@ -78,10 +78,13 @@ def relations(user, problem: Problem) -> frozenset[Rel]:
         rels.add(Rel.group)
     if role in (Role.group_lead, Role.office) and problem.assigner_unit_id == user.unit_id:
         rels.add(Rel.assigner)
-    if role in UNIT_ROLES and problem.lead_unit_id == user.unit_id:
+    if role in UNIT_ROLES:
         part = unit_part(user, problem)
         if part is not None and part.is_current:
-            rels.add(Rel.assignee)
+            if problem.lead_unit_id == user.unit_id and part.role == UnitRole.lead:
+                rels.add(Rel.assignee)
+            elif part.role == UnitRole.cooperating and part.status in (PartStatus.accepted, PartStatus.done):
+                rels.add(Rel.cooperating)
     return frozenset(rels)
 
 

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 
 from .access import relations, unit_part
 from .models import PartStatus, UnitRole
-from .workflow import Action, allowed_actions
+from .workflow import Action, Activity, allowed_actions, allowed_activities
 
 # Action → candidate endpoints, in order of preference. Triage happens on one page (研判) whose
 # section for the action opens with ``?action=``; removing from a list is a one-click button.
@@ -31,6 +31,29 @@ ENDPOINTS: dict[Action, tuple[str, ...]] = {
     Action.merge: (TRIAGE_PAGE,),
     Action.resolve_on_spot: (TRIAGE_PAGE,),
     Action.not_accept: (TRIAGE_PAGE,),
+    # Handling and closure: each opens its form page (``?action=`` picks approve or reject).
+    Action.submit_plan: ("taskbook.edit",),
+    Action.revise_plan: ("taskbook.edit",),
+    Action.approve_plan: ("taskbook.review",),
+    Action.reject_plan: ("taskbook.review",),
+    Action.request_extension: ("progress.extension",),
+    Action.decide_extension: ("progress.extension_decision",),
+    Action.request_signoff: ("closure.request_signoff",),
+    Action.approve_signoff: ("closure.leader_review",),
+    Action.reject_signoff: ("closure.leader_review",),
+    Action.request_cannot_solve: ("closure.cannot_solve",),
+    Action.approve_cannot_solve: ("closure.cannot_solve_decision",),
+    Action.reject_cannot_solve: ("closure.cannot_solve_decision",),
+    Action.verify: ("closure.verify",),
+    Action.reject_verification: ("closure.verify",),
+    Action.reply: ("replies.record",),
+}
+# Work that does not move the status (workflow.ACTIVITIES) → its form page.
+ACTIVITY_ENDPOINTS: dict[Activity, str] = {
+    Activity.progress: "progress.update",
+    Activity.note: "progress.note",
+    Activity.part_feedback: "progress.part_feedback",
+    Activity.convene: "meetings.new",
 }
 # Hidden fields a one-click button of another area expects besides version and token.
 EXTRA_FIELDS = {"lists.remove_problem": {"origin": "problem"}}
@@ -41,6 +64,15 @@ EVENT_LABELS = {
     "sign_for_part": _l("配合单位签收"),
     "merged_from": _l("合并了重复问题"),
     "list_submitted": _l("统筹清单已上报"),
+    "progress": _l("办理进展"),
+    "note": _l("内部备注"),
+    "tick_step": _l("完成步骤"),
+    "part_feedback": _l("配合单位反馈"),
+    "meeting_convened": _l("召集协商会办"),
+    "meeting_decision": _l("会议决定"),
+    "meeting_cancelled": _l("会议取消"),
+    "approve_extension": _l("批准延期"),
+    "reject_extension": _l("驳回延期"),
 }
 
 PART_STATUS_LABELS = {
@@ -48,6 +80,7 @@ PART_STATUS_LABELS = {
     PartStatus.accepted: _l("已签收"),
     PartStatus.returned: _l("已退回"),
     PartStatus.withdrawn: _l("已撤回"),
+    PartStatus.done: _l("已反馈完成"),
 }
 UNIT_ROLE_LABELS = {UnitRole.lead: _l("牵头单位"), UnitRole.cooperating: _l("配合单位")}
 
@@ -133,10 +166,38 @@ def pending_cooperating_part(user, problem):
     return None
 
 
+# Actions the table allows that the data makes moot right now (e.g. no extension waiting for a
+# decision); decided by ``cases.handling.moot_actions`` from the rows, not from the role.
+def _moot(problem) -> set[Action]:
+    from .handling import moot_actions
+
+    return moot_actions(problem)
+
+
 def buttons(user, problem) -> list[Button]:
     """Exactly the actions ``user`` may take on ``problem`` now, each with where it goes."""
     rels = relations(user, problem)
-    out = [_button(a, problem) for a in allowed_actions(problem.status, user.role, rels)]
+    moot = _moot(problem)
+    out = [_button(a, problem) for a in allowed_actions(problem.status, user.role, rels) if a not in moot]
     if pending_cooperating_part(user, problem) is not None:
         out.append(_button(Action.sign_for, problem, label=_l("签收（配合）")))
+    return out
+
+
+@dataclass
+class ActivityLink:
+    activity: Activity
+    label: str
+    url: str
+
+
+def activity_links(user, problem) -> list[ActivityLink]:
+    """Links to the work the user may do on the problem without moving its status."""
+    rels = relations(user, problem)
+    out = []
+    for a in allowed_activities(problem.status, user.role, rels):
+        endpoint = ACTIVITY_ENDPOINTS.get(a)
+        if endpoint in current_app.view_functions:
+            # problem_id fills the path (/cases/<id>/progress) or the query (/meetings/new?problem_id=).
+            out.append(ActivityLink(a, str(a.label), url_for(endpoint, problem_id=problem.id)))
     return out

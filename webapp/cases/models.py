@@ -94,6 +94,7 @@ class Problem(db.Model):
         # Queue and counter queries (measured at 200,000 problems, benchmarks/queues.py).
         Index("ix_problems_status_deadline_assigner", "status", "deadline", "assigner_unit_id"),
         Index("ix_problems_registrar_time", "registered_by_id", "registered_at"),
+        Index("ix_problems_reply_due", "reply_due"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -137,6 +138,12 @@ class Problem(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, onupdate=clock.now)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    # 专人: the lead unit's handler named in the task book.
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The reply (回音) owed to the resident: set when the problem reaches a status that owes one
+    # (signed off, not accepted, merged, cannot solve now), cleared by the reply.
+    reply_due: Mapped[date | None] = mapped_column(Date)
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     client_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -145,6 +152,7 @@ class Problem(db.Model):
     visit: Mapped[Visit | None] = relationship(back_populates="problems")
     work_group: Mapped[Unit] = relationship(foreign_keys=[work_group_id])
     registered_by: Mapped[User] = relationship(foreign_keys=[registered_by_id])
+    handler: Mapped[User | None] = relationship(foreign_keys=[handler_id])
     village: Mapped[Unit] = relationship(foreign_keys=[village_id])
     town: Mapped[Unit] = relationship(foreign_keys=[town_id])
     category: Mapped[Category] = relationship()
@@ -203,6 +211,7 @@ class PartStatus(enum.StrEnum):
     accepted = "accepted"  # 已签收
     returned = "returned"  # 已退回
     withdrawn = "withdrawn"  # the assignment ended before this unit acted
+    done = "done"  # a cooperating unit reported its part finished (配合完成)
 
 
 class AssignmentUnit(db.Model):
@@ -226,13 +235,18 @@ class AssignmentUnit(db.Model):
     signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     returned_reason: Mapped[str | None] = mapped_column(Text)
+    # A cooperating unit's latest feedback on its part (the history is on the timeline).
+    feedback: Mapped[str | None] = mapped_column(Text)
+    feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    feedback_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}
 
     assignment: Mapped[Assignment] = relationship(back_populates="units")
     unit: Mapped[Unit] = relationship()
-    signed_by: Mapped[User | None] = relationship()
+    signed_by: Mapped[User | None] = relationship(foreign_keys=[signed_by_id])
+    feedback_by: Mapped[User | None] = relationship(foreign_keys=[feedback_by_id])
 
 
 class ListStatus(enum.StrEnum):
@@ -267,6 +281,7 @@ class CoordinatedList(db.Model):
 class AttachmentKind(enum.StrEnum):
     photo = "photo"  # taken at intake
     evidence = "evidence"  # proof of handling or of an on-the-spot solution
+    progress = "progress"  # with a progress update, a ticked step or a cooperating unit's feedback
 
 
 class Attachment(db.Model):
@@ -276,6 +291,10 @@ class Attachment(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
+    # What the file belongs to besides the problem: a timeline entry or a closure request.
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("problem_events.id"), index=True)
+    closure_id: Mapped[int | None] = mapped_column(ForeignKey("closures.id", use_alter=True,
+                                                              name="fk_attachments_closure"), index=True)
     kind: Mapped[AttachmentKind] = mapped_column(_enum(AttachmentKind, 16))
     filename: Mapped[str] = mapped_column(String(255))
     stored_name: Mapped[str] = mapped_column(String(80), unique=True)

@@ -51,6 +51,7 @@ NUMBER_FORMATS = {
     "desk": "贾走访转〔{year}〕{seq:04d}号",
     "office": "贾走访统交〔{year}〕{seq:04d}号",
     "list": "贾走访清〔{year}〕{seq:04d}号",
+    "meeting": "贾走访会〔{year}〕{seq:04d}号",
 }
 
 
@@ -83,6 +84,12 @@ def _event(problem: Problem, user, action: str, before, note: str | None = None,
         "number": problem.number, "from": str(before) if before else None, "to": str(problem.status),
         **(detail or {}),
     })
+
+
+def _owe_reply(problem: Problem) -> None:
+    from .handling import owe_reply
+
+    owe_reply(problem)
 
 
 def _guard(problem: Problem, version: int | None) -> None:
@@ -164,9 +171,11 @@ def register_problem(user, data: ProblemInput, *, visit: Visit | None = None,
 
 
 def add_attachment(problem: Problem, user, *, kind, filename: str, stored_name: str, mime: str,
-                   size: int, sha256: str) -> Attachment:
+                   size: int, sha256: str, event=None, closure=None) -> Attachment:
     att = Attachment(problem=problem, kind=kind, filename=filename[:255], stored_name=stored_name,
-                     mime=mime, size=size, sha256=sha256, uploaded_by_id=user.id)
+                     mime=mime, size=size, sha256=sha256, uploaded_by_id=user.id,
+                     event_id=event.id if event is not None else None,
+                     closure_id=closure.id if closure is not None else None)
     db.session.add(att)
     db.session.flush()
     audit.record("attachment.add", object_type="attachment", object_id=att.id, user=user,
@@ -336,6 +345,7 @@ def not_accept(problem, user, *, reason: str, version=None) -> None:
     problem.status = _transition(problem, Action.not_accept, user, version, reason)
     problem.end_reason = reason
     problem.closed_at = None
+    _owe_reply(problem)
     _event(problem, user, "not_accept", before, note=reason, public=True)
 
 
@@ -349,21 +359,27 @@ def merge(problem, user, *, into: Problem, reason: str, version=None) -> None:
     problem.status = _transition(problem, Action.merge, user, version, reason)
     problem.merged_into = into
     problem.end_reason = reason
+    _owe_reply(problem)
     _event(problem, user, "merge", before, note=reason, public=True, detail={"into": into.number})
     db.session.add(ProblemEvent(problem=into, created_at=clock.now(), user_id=user.id, unit_id=user.unit_id,
                                 action="merged_from", from_status=into.status, to_status=into.status,
                                 note=problem.number))
 
 
-def resolve_on_spot(problem, user, *, triage: Triage, result: str, version=None) -> None:
-    """好事即办: solved at once; evidence attached by the caller; waits for verification."""
+def resolve_on_spot(problem, user, *, triage: Triage, result: str, version=None):
+    """好事即办: solved at once; waits for verification like a sign-off. Returns the closure
+    request the caller attaches the evidence to."""
+    from .handling import on_spot_closure
+
     if not (result or "").strip():
         raise Invalid(_l("请说明当场解决的情况。"))
     before = problem.status
     problem.status = _transition(problem, Action.resolve_on_spot, user, version)
     _apply_triage(problem, triage)
     problem.assigner_unit_id = user.unit_id
-    _event(problem, user, "resolve_on_spot", before, note=result, public=True)
+    closure = on_spot_closure(problem, user, result=result)
+    _event(problem, user, "resolve_on_spot", before, note=result, public=True, detail={"closure": closure.id})
+    return closure
 
 
 # ---------------------------------------------------------------- coordinated lists

@@ -24,7 +24,7 @@ from ..core.deadlines import TimeLeft, time_left
 from ..core.extensions import db
 from ..core.render import is_htmx, render
 from ..documents.excel import Sheet, xlsx_response
-from . import actions, queries
+from . import actions, panels, queries
 from . import operations as ops
 from .access import get_problem_or_404, scope, sees_full_contact, shown_id_number, shown_phone
 from .forms import FilterChoices, ReturnForm, SignForForm
@@ -182,6 +182,8 @@ def _detail_context(problem: Problem, **extra) -> dict:
         if problem.sign_for_deadline and assignment is not None else None,
         "assignment": assignment,
         "buttons": actions.buttons(user, problem),
+        "activity_links": actions.activity_links(user, problem),
+        "panels": panels.context(user, problem),
         "event_label": actions.event_label,
         "part_labels": actions.PART_STATUS_LABELS,
         "unit_role_labels": actions.UNIT_ROLE_LABELS,

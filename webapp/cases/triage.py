@@ -482,14 +482,14 @@ def resolve(problem_id: int):
 
     def work():
         try:
-            ops.resolve_on_spot(problem, current_user, triage=triage, result=form.result.data,
-                                version=form.version.data)
+            closure = ops.resolve_on_spot(problem, current_user, triage=triage, result=form.result.data,
+                                          version=form.version.data)
             for c in checked:
                 stored = uploads.store(c)
                 written.append(stored.stored_name)
                 ops.add_attachment(problem, current_user, kind=AttachmentKind.evidence, filename=c.filename,
                                    stored_name=stored.stored_name, mime=c.mime, size=stored.size,
-                                   sha256=stored.sha256)
+                                   sha256=stored.sha256, closure=closure)
             db.session.flush()
         except BaseException:
             uploads.remove(written)

@@ -140,6 +140,7 @@ class Rel(enum.StrEnum):
     registrar = "registrar"  # the cadre who registered it
     group = "group"  # the lead of the work group that owns it
     assignee = "assignee"  # a member of the lead unit it is assigned to
+    cooperating = "cooperating"  # a member of a cooperating unit that signed for its part
     assigner = "assigner"  # a member of the unit that assigned it (谁交办谁跟踪)
     office = "office"  # the activity office (sees and steers everything)
 
@@ -156,10 +157,14 @@ class Transition:
     roles: frozenset[str]
     rel: frozenset[Rel]
     needs_reason: bool = False
+    # Where a refusal leads when the normal target does not apply: a rejected *revision* of an
+    # approved task book goes back to 办理中 (the approved book stays in force); a rejected
+    # on-the-spot solution (no handling unit) goes back to 待研判. See :func:`target_of`.
+    alt_target: Status | None = None
 
 
-def T(target, roles, rel, needs_reason=False):  # noqa: N802 - reads like a table row
-    return Transition(target, frozenset(roles), frozenset(rel), needs_reason)
+def T(target, roles, rel, needs_reason=False, alt=None):  # noqa: N802 - reads like a table row
+    return Transition(target, frozenset(roles), frozenset(rel), needs_reason, alt)
 
 
 S, A, R = Status, Action, Rel
@@ -191,7 +196,7 @@ TRANSITIONS |= {
     (S.assigned, A.return_): T(S.returned, *UNIT, needs_reason=True),
     (S.accepted, A.submit_plan): T(S.plan_review, *UNIT_HANDS),
     (S.plan_review, A.approve_plan): T(S.in_progress, *UNIT_LEAD),
-    (S.plan_review, A.reject_plan): T(S.accepted, *UNIT_LEAD, needs_reason=True),
+    (S.plan_review, A.reject_plan): T(S.accepted, *UNIT_LEAD, needs_reason=True, alt=S.in_progress),
     (S.in_progress, A.revise_plan): T(S.plan_review, *UNIT_HANDS),
     (S.in_progress, A.request_extension): T(S.in_progress, *UNIT_HANDS, needs_reason=True),
     (S.in_progress, A.decide_extension): T(S.in_progress, *ASSIGNER),
@@ -202,7 +207,8 @@ TRANSITIONS |= {
     (S.cannot_solve_review, A.approve_cannot_solve): T(S.cannot_solve, {OFFICE}, {R.office}),
     (S.cannot_solve_review, A.reject_cannot_solve): T(S.in_progress, {OFFICE}, {R.office}, needs_reason=True),
     (S.pending_verification, A.verify): T(S.signed_off, *ASSIGNER),
-    (S.pending_verification, A.reject_verification): T(S.in_progress, *ASSIGNER, needs_reason=True),
+    (S.pending_verification, A.reject_verification): T(S.in_progress, *ASSIGNER, needs_reason=True,
+                                                       alt=S.registered),
     (S.signed_off, A.reply): T(S.closed, *REPLIER),
     (S.signed_off, A.reply_reopen): T(S.in_progress, *REPLIER, needs_reason=True),
     (S.not_accepted, A.reply): T(S.not_accepted, *REPLIER),
@@ -210,11 +216,75 @@ TRANSITIONS |= {
     (S.cannot_solve, A.reply): T(S.cannot_solve, *REPLIER),
 }
 
-# The actions this release's screens implement; the rest of the table is designed, not yet wired.
-IMPLEMENTED = frozenset({
-    A.assign_sheet, A.transfer_desk, A.add_to_list, A.remove_from_list, A.assign_departments,
-    A.merge, A.resolve_on_spot, A.not_accept, A.sign_for, A.return_,
-})
+# The actions the screens implement (all of the table).
+IMPLEMENTED = frozenset(A)
+
+
+def target_of(t: Transition, *, alternative: bool) -> Status:
+    """The transition's target; ``alternative`` when the case of ``alt_target`` applies."""
+    return t.alt_target if alternative and t.alt_target is not None else t.target
+
+
+class Activity(enum.StrEnum):
+    """Work on a problem that does not change its status (the timeline records each)."""
+
+    progress = "progress"  # 进展情况 (may be told to the resident)
+    note = "note"  # 内部备注 (never shown to the resident)
+    tick_step = "tick_step"  # 完成路线图步骤
+    part_feedback = "part_feedback"  # a cooperating unit's feedback on its part
+    convene = "convene"  # put the problem on a joint meeting's agenda
+
+    @property
+    def label(self):
+        return ACTIVITY_LABELS[self]
+
+
+ACTIVITY_LABELS = {
+    Activity.progress: _l("报送进展"),
+    Activity.note: _l("内部备注"),
+    Activity.tick_step: _l("完成步骤"),
+    Activity.part_feedback: _l("配合单位反馈"),
+    Activity.convene: _l("召集协商会办"),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    statuses: frozenset[Status]
+    roles: frozenset[str]
+    rel: frozenset[Rel]
+
+
+WORKING = frozenset({S.accepted, S.plan_review, S.in_progress, S.signoff_review, S.cannot_solve_review})
+ALL_CASEWORK = {CADRE, GROUP_LEAD, HANDLER, UNIT_LEADER, DESK, OFFICE}
+ACTIVITIES: dict[Activity, Rule] = {
+    Activity.progress: Rule(WORKING, frozenset(UNIT_STAFF), frozenset({R.assignee})),
+    Activity.note: Rule(frozenset(S), frozenset(ALL_CASEWORK), frozenset(R)),
+    # Steps of the task book in force; a meeting's decision may give a step to a cooperating unit.
+    Activity.tick_step: Rule(frozenset({S.plan_review, S.in_progress}), frozenset(UNIT_STAFF),
+                             frozenset({R.assignee, R.cooperating})),
+    Activity.part_feedback: Rule(WORKING, frozenset(UNIT_STAFF), frozenset({R.cooperating})),
+    Activity.convene: Rule(frozenset({S.accepted, S.plan_review, S.in_progress}),
+                           frozenset({HANDLER, UNIT_LEADER, DESK, OFFICE}), frozenset({R.assignee, R.office})),
+}
+
+
+def may_do(activity: Activity, status, role: str | None, rels) -> bool:
+    rule = ACTIVITIES[Activity(activity)]
+    return Status(status) in rule.statuses and role in rule.roles and bool(rule.rel & set(rels))
+
+
+def check_activity(activity: Activity, status, role: str | None, rels) -> None:
+    if not may_do(activity, status, role, rels):
+        raise NotAllowed(_l("您现在不能对此问题执行“%(a)s”。", a=Activity(activity).label))
+
+
+def allowed_activities(status, role: str | None, rels) -> list[Activity]:
+    return [a for a in Activity if may_do(a, status, role, rels)]
+
+
+# Joint meetings: who may convene one, record its minutes (the convening unit or the office).
+MEETING_CONVENERS = frozenset({HANDLER, UNIT_LEADER, DESK, OFFICE})
 
 
 class NotAllowed(Exception):
