@@ -86,8 +86,8 @@ def _register_blueprints(app: Flask) -> None:
     from .accounts.routes import bp as accounts_bp
     from .accounts.security_admin import bp as security_bp
     from .audit.routes import bp as audit_bp
-    from .cases.intake import bp as intake_bp
     from .cases.closure_routes import bp as closure_bp
+    from .cases.intake import bp as intake_bp
     from .cases.lists import bp as lists_bp
     from .cases.meeting_routes import bp as meetings_bp
     from .cases.progress_routes import bp as progress_bp
