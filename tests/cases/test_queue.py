@@ -55,12 +55,13 @@ def _nums(p, *names) -> list[str]:
 
 EXPECTED_COUNTERS = {
     "town": {"all": None, "to_sign": 4, "handling": 2, "due_soon": 1, "overdue": 2},
-    "townlead": {"all": None, "to_sign": 4, "handling": 2, "due_soon": 1, "overdue": 2},
+    "townlead": {"all": None, "to_sign": 4, "to_review": 0, "handling": 2, "due_soon": 1, "overdue": 2},
     "dept": {"all": None, "to_sign": 2, "handling": 0, "due_soon": 0, "overdue": 0},
-    "desk": {"all": None, "to_sign": 1, "handling": 0, "due_soon": 0, "overdue": 0},
+    "desk": {"all": None, "to_sign": 1, "handling": 0, "due_soon": 0, "overdue": 0, "owes_reply": 0},
     "grouplead": {"all": None, "to_triage": 1, "listed": 1, "handling": 9, "to_verify": 1, "overdue": 2},
     "cadre": {"all": None, "open": 12, "owes_reply": 1, "done": 0},
-    "office": {"all": None, "listed": 1, "handling": 9, "to_verify": 0, "overdue": 2, "due_soon": 1},
+    "office": {"all": None, "listed": 1, "handling": 9, "to_verify": 0, "overdue": 2, "due_soon": 1,
+               "owes_reply": 1},
     "leader": {"all": None, "listed": 1, "handling": 9, "to_verify": 0, "overdue": 2, "due_soon": 1},
 }
 

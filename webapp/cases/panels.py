@@ -11,6 +11,8 @@ rights themselves: they ask ``workflow`` (``may``/``may_do``) like everyone else
 from collections.abc import Callable
 
 PROVIDERS: dict[str, tuple[str, Callable]] = {}
+# The order of the page, whatever the order the areas register in: plan, work, meetings, closure, reply.
+ORDER = ("taskbook", "progress", "meetings", "closure", "replies")
 
 
 def register(name: str, template: str, provider: Callable) -> None:
@@ -20,7 +22,9 @@ def register(name: str, template: str, provider: Callable) -> None:
 def context(user, problem) -> list[tuple[str, str, dict]]:
     """``[(name, template, ctx)]`` of the panels that have something to show."""
     out = []
-    for name, (template, provider) in PROVIDERS.items():
+    names = sorted(PROVIDERS, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+    for name in names:
+        template, provider = PROVIDERS[name]
         ctx = provider(user, problem)
         if ctx is not None:
             out.append((name, template, ctx))

@@ -93,16 +93,26 @@ def tab_conditions(user, today: date, soon: date) -> dict[str, object]:
     overdue = and_(Problem.status.in_(HANDLING), Problem.deadline < today)
     soon_c = and_(Problem.status.in_(HANDLING), Problem.deadline >= today, Problem.deadline <= soon)
     role = user.role
+    # A reply (回音) is owed while ``reply_due`` is set (cleared by the reply).
+    owes_reply = Problem.reply_due.isnot(None)
     if role in (Role.handler, Role.unit_leader, Role.desk):
         my_pending = Problem.id.in_(select(AssignmentUnit.problem_id).where(
             AssignmentUnit.unit_id == user.unit_id, AssignmentUnit.is_current.is_(True),
             AssignmentUnit.status == PartStatus.pending))
-        return {
-            "to_sign": my_pending,
+        tabs = {"to_sign": my_pending}
+        if role == Role.unit_leader:
+            # Task books and sign-off requests of its own unit waiting for the leader.
+            tabs["to_review"] = and_(Problem.status.in_((Status.plan_review, Status.signoff_review)),
+                                     Problem.lead_unit_id == user.unit_id)
+        tabs |= {
             "handling": and_(Problem.status.in_(HANDLING - {Status.assigned}), ~my_pending),
             "due_soon": soon_c,
             "overdue": overdue,
         }
+        if role == Role.desk:
+            # The desk replies for the problems it leads (not for parts it cooperates on).
+            tabs["owes_reply"] = and_(owes_reply, Problem.lead_unit_id == user.unit_id)
+        return tabs
     if role == Role.group_lead:
         return {
             "to_triage": Problem.status.in_(TRIAGE),
@@ -115,11 +125,11 @@ def tab_conditions(user, today: date, soon: date) -> dict[str, object]:
     if role == Role.cadre:
         return {
             "open": Problem.status.notin_(SOLVED | OWES_REPLY | {Status.closed}),
-            "owes_reply": Problem.status.in_(OWES_REPLY),
+            "owes_reply": owes_reply,
             "done": Problem.status.in_(SOLVED | {Status.closed}),
         }
     if role in (Role.office, Role.leader):
-        return {
+        tabs = {
             "listed": Problem.status == Status.listed,
             "handling": Problem.status.in_(HANDLING),
             "to_verify": and_(Problem.status == Status.pending_verification,
@@ -127,6 +137,9 @@ def tab_conditions(user, today: date, soon: date) -> dict[str, object]:
             "overdue": overdue,
             "due_soon": soon_c,
         }
+        if role == Role.office:
+            tabs["owes_reply"] = owes_reply
+        return tabs
     return {}
 
 

@@ -52,6 +52,7 @@ TAB_LABELS = {
     "to_verify": _l("待核销"),
     "open": _l("办理中"),
     "owes_reply": _l("待回音"),
+    "to_review": _l("待审核"),
     "done": _l("已办结"),
 }
 
