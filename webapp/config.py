@@ -60,4 +60,7 @@ def load_config(instance_path: str) -> dict:
         "ARGON2_TIME_COST": int(os.environ.get("ARGON2_TIME_COST", "3")),
         "ARGON2_MEMORY_KIB": int(os.environ.get("ARGON2_MEMORY_KIB", "65536")),
         "REQUIRE_CJK_FONT": _bool("REQUIRE_CJK_FONT", True),
+        # The public receipt lookup (/receipt): attempts per client address per window.
+        "RECEIPT_LOOKUP_LIMIT": int(os.environ.get("RECEIPT_LOOKUP_LIMIT", "10")),
+        "RECEIPT_LOOKUP_WINDOW_SECONDS": int(os.environ.get("RECEIPT_LOOKUP_WINDOW_SECONDS", "600")),
     }
