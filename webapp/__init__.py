@@ -39,6 +39,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .cases import handling_models as _handling_models  # noqa: F401 - handling tables
     from .cases import models as _case_models  # noqa: F401 - case tables, for migrations
     from .core import calendar, settings  # noqa: F401 - core tables (working-day overrides, settings)
+    from .stats import reports as _stats_reports  # noqa: F401 - half-month reports table
 
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     csrf.init_app(app)
@@ -99,6 +100,7 @@ def _register_blueprints(app: Flask) -> None:
     from .cases.triage import bp as triage_bp
     from .core.health import bp as health_bp
     from .org.routes import bp as org_bp
+    from .stats.routes import bp as stats_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(accounts_bp)
@@ -118,6 +120,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(closure_bp)
     app.register_blueprint(replies_bp)
     app.register_blueprint(receipt_bp)
+    app.register_blueprint(stats_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -59,7 +59,10 @@ class FilterChoices:
             select(Unit).where(Unit.kind.in_(list(HANDLING | {UnitKind.village})), Unit.is_active.is_(True))
             .order_by(Unit.id)
         ).all()
-        self.statuses = [(s.value, s.label) for s in Status]
+        # The statistics' groups first (their links land here), then every status.
+        self.statuses = [("solved", _l("已化解（已销号、已办结）")), ("handling", _l("办理中（含待核销）")),
+                         ("awaiting", _l("待交办")), ("other_ended", _l("不予受理/合并"))]
+        self.statuses += [(s.value, s.label) for s in Status]
         self.tiers = [(t.value, t.label) for t in Tier]
         self.sorts = list(SORT_LABELS.items())
         self.towns = [u for u in units if u.kind in TERRITORIAL]

@@ -28,6 +28,15 @@ SORTS = {
     "updated": (Problem.updated_at.desc(), Problem.id.desc()),
 }
 
+# Counts of several statuses the statistics link to (stats.routes.QueueLinks): ``?status=solved``
+# etc. None of these names is a status of its own.
+STATUS_GROUPS = {
+    "solved": SOLVED,  # 已化解: signed off or closed
+    "handling": HANDLING | {Status.pending_verification},  # 办理中, verification included
+    "awaiting": TRIAGE | {Status.listed},  # 待交办
+    "other_ended": frozenset({Status.not_accepted, Status.merged}),
+}
+
 # QueueFilter fields whose query-string argument has another name.
 ARG_NAMES = {"unit_id": "unit", "town_id": "town", "village_id": "village", "category_id": "category"}
 
@@ -62,7 +71,7 @@ class QueueFilter:
         tier = args.get("tier", "")
         return cls(
             tab=args.get("tab", "all") or "all",
-            status=status if status in Status.__members__ else "",
+            status=status if status in Status.__members__ or status in STATUS_GROUPS else "",
             unit_id=_int("unit"),
             town_id=_int("town"),
             village_id=_int("village"),
@@ -148,7 +157,9 @@ def _filtered(user, f: QueueFilter, today: date, soon: date):
     tabs = tab_conditions(user, today, soon)
     if f.tab in tabs:
         conds.append(tabs[f.tab])
-    if f.status:
+    if f.status in STATUS_GROUPS:
+        conds.append(Problem.status.in_(STATUS_GROUPS[f.status]))
+    elif f.status:
         conds.append(Problem.status == Status(f.status))
     if f.unit_id:
         conds.append(Problem.lead_unit_id == f.unit_id)

@@ -1,0 +1,253 @@
+"""The statistics pages as people use them: the dashboard (slices, links to the queue, charts
+with their tables, a bounded number of queries), issuing and correcting a half-month report
+through the forms, and the report read back from its PDF and its Excel workbook."""
+
+import html
+import io
+import json
+import re
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from tests.cases import factories as f
+from tests.cases import handling_factories as hf
+from tests.cases.pages import counted_queries, text
+from tests.pdfcheck import assert_pdf
+from tests.stats import data
+from webapp.cases.models import Problem
+from webapp.core.extensions import db
+from webapp.stats import reports as rep
+
+
+@pytest.fixture
+def traveller():
+    with data.frozen() as t:
+        yield t
+
+
+def _category_row(page: str, name: str) -> str:
+    """The HTML of the dashboard's table row of category ``name`` (the category table)."""
+    section = page.split('id="category-h"', 1)[1].split("</section>", 1)[0]
+    m = re.search(r"<tr>\s*<th scope=\"row\">" + re.escape(name) + r"</th>(.*?)</tr>", section, re.S)
+    assert m, f"no row for {name}"
+    return m.group(1)
+
+
+def _cells(row_html: str) -> list[str]:
+    return [re.sub(r"<[^>]+>", "", c).split()[0] if re.sub(r"<[^>]+>", "", c).split() else ""
+            for c in re.findall(r"<td[^>]*>(.*?)</td>", row_html, re.S)]
+
+
+def _queue_total(b, url: str) -> int:
+    m = re.search(r"共 (\d+) 个问题", text(b.get(url)))
+    assert m, f"no total on {url}"
+    return int(m.group(1))
+
+
+def test_dashboard_figures_and_links_to_the_queue(app, traveller, login_as):
+    cat = data.new_category("页面测试甲")
+    data.build(traveller, cat.name)
+    b = login_as("office")
+    resp = b.get("/stats")
+    assert resp.status_code == 200
+    page = text(resp)
+    row = _category_row(page, "页面测试甲")
+    # total, solved, in progress, overdue, cannot solve, then the six rates.
+    assert _cells(row)[:5] == ["14", "4", "4", "4", "3"]
+    assert _cells(row)[5:] == ["28.6%", "75.0%", "90.0%", "44.4%", "50.0%", "50.0%"]
+
+    # Every link opens the queue on exactly the problems counted (counts of several statuses
+    # link only if the queue can filter to them).
+    expected = dict(zip(("total", "solved", "in_progress", "overdue", "cannot_solve"), (14, 4, 4, 4, 3),
+                        strict=True))
+    linked = {}
+    for name, cell in zip(expected, re.findall(r"<td[^>]*>(.*?)</td>", row, re.S), strict=False):
+        m = re.search(r'href="([^"]+)"', cell)
+        if m:
+            linked[name] = html.unescape(m.group(1))
+            assert linked[name].startswith("/cases?") and f"category={cat.id}" in linked[name]
+            assert _queue_total(b, linked[name]) == expected[name], (name, linked[name])
+    assert linked["total"] == f"/cases?category={cat.id}"
+    assert "overdue=1" in linked["overdue"] and "status=cannot_solve" in linked["cannot_solve"]
+
+
+def test_group_links_are_never_a_single_status():
+    """A group's name must not be a status: the queue would show that one status instead."""
+    from webapp.cases.workflow import Status
+    from webapp.stats.routes import QueueLinks
+
+    assert not set(QueueLinks.STATUS_GROUPS.values()) & set(Status.__members__)
+
+
+def test_a_unit_sees_its_own_slice(app, traveller, login_as):
+    hf.in_progress(dept=True)
+    hf.in_progress()
+    b = login_as("dept")
+    page = text(b.get("/stats"))
+    lead = db.session.scalar(select(func.count()).select_from(Problem).where(
+        Problem.lead_unit_id == f.unit("区民政局").id))
+    tiles = page.split('id="summary-h"', 1)[1]
+    m = re.search(r'问题总数</span>\s*<span class="stat-value">(?:<a href="([^"]+)">)?(\d+)', tiles)
+    assert int(m.group(2)) == lead
+    assert "潘安湖街道牵头" not in page and "区民政局牵头办理的问题" in page
+    # Its links keep to its own problems (the queue's unit filter).
+    assert f"unit={f.unit('区民政局').id}" in html.unescape(m.group(1))
+    assert _queue_total(b, html.unescape(m.group(1))) == lead
+
+
+def test_charts_load_only_on_the_dashboard_and_match_the_tables(app, traveller, login_as):
+    hf.closed()
+    hf.in_progress()
+    b = login_as("leader")
+    page = text(b.get("/stats"))
+    assert "vendor/echarts/echarts.min.js" in page and "js/charts.js" in page
+    assert "<script>" not in page  # no inline script (CSP): only the JSON data block
+    raw = re.search(r'<script type="application/json" id="stats-chart-data">(.*?)</script>', page, re.S).group(1)
+    charts = json.loads(raw)
+    assert set(charts) == {"trend", "overdue", "categories"}
+    assert sum(charts["trend"]["registered"]) >= 2 and charts["trend"]["solved"][-1] >= 1
+    # Without JavaScript the chart boxes stay hidden and the tables carry the numbers.
+    assert re.search(r'<div class="chart" data-chart="trend" hidden', page)
+    for label, n in zip(charts["trend"]["labels"], charts["trend"]["registered"], strict=True):
+        assert n is not None and label
+    assert "echarts" not in text(b.get("/stats/reports"))
+    js = b.client.get("/static/vendor/echarts/echarts.min.js")
+    assert js.status_code == 200 and b"echarts" in js.data[:2000]
+    js.close()
+
+
+def test_dashboard_queries_do_not_grow_with_the_data(app, traveller, login_as):
+    b = login_as("office")
+    hf.closed()
+    b.get("/stats")  # warm caches (settings, calendar)
+    with counted_queries() as small:
+        assert b.get("/stats").status_code == 200
+    cat = data.new_category("页面测试乙")
+    for _i in range(3):
+        hf.in_progress(dept=True, category=cat.name)
+        hf.cannot_solve(category=cat.name)
+        f.assigned_to_town(town="青山泉镇", village="房上村")
+        f.transferred_to_desk()
+    with counted_queries() as large:
+        assert b.get("/stats").status_code == 200
+    assert large[0] == small[0]
+    assert small[0] <= 12
+
+
+def test_issue_and_correct_through_the_pages(app, traveller, login_as):
+    cat = data.new_category("页面测试丙")
+    hf.closed(category=cat.name)
+    hf.in_progress(category=cat.name)
+    traveller.move_to(data.LATER)
+    b = login_as("office")
+    page = text(b.get("/stats/reports"))
+    assert 'value="2026-03-16"' in page and 'value="2026-03-01"' in page
+    assert 'value="2026-04-01"' not in page  # the running period cannot be issued
+
+    # A made-up period start is refused with the field's message, nothing stored.
+    resp = b.post("/stats/reports", {"period": "2026-03-02"})
+    assert resp.status_code == 200 and "请选择统计期间" in text(resp)
+    assert db.session.scalar(select(func.count()).select_from(rep.HalfMonthReport)) == 0
+
+    resp = b.post("/stats/reports", {"period": "2026-03-01"})
+    assert resp.status_code == 302
+    report = db.session.scalar(select(rep.HalfMonthReport))
+    assert resp.headers["Location"].endswith(f"/stats/reports/{report.id}")
+    page = text(b.get(resp.headers["Location"]))
+    assert "2026年3月上半月" in page and "页面测试丙" in page and "重新出具" in page
+    # Issued already: the same period again is a conflict, the history lists it.
+    resp = b.post("/stats/reports", {"period": "2026-03-01"})
+    assert resp.status_code == 409 and "已经出具" in text(resp)
+    assert 'value="2026-03-01"' not in text(b.get("/stats/reports"))
+
+    # The leader reads it but cannot correct it.
+    leader = login_as("leader")
+    lpage = text(leader.get(f"/stats/reports/{report.id}"))
+    assert "页面测试丙" in lpage and "重新出具（更正）" not in lpage
+
+    # Correction: the reason is required; a stale version is a conflict; then version 2.
+    resp = b.post(f"/stats/reports/{report.id}/reissue", {"reason": "", "version": "1"})
+    assert resp.status_code == 200 and "请填写更正原因" in text(resp)
+    resp = b.post(f"/stats/reports/{report.id}/reissue", {"reason": "补录", "version": "0"})
+    assert resp.status_code == 409
+    resp = b.post(f"/stats/reports/{report.id}/reissue", {"reason": "补录漏报问题", "version": "1"})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    versions = db.session.scalars(select(rep.HalfMonthReport).order_by(rep.HalfMonthReport.version)).all()
+    assert [(v.version, v.is_current) for v in versions] == [(1, False), (2, True)]
+    old_page = text(b.get(f"/stats/reports/{versions[0].id}"))
+    assert "此版本已被更正" in old_page and "重新出具（更正）" not in old_page
+    resp = b.post(f"/stats/reports/{versions[0].id}/reissue", {"reason": "再改", "version": "1"})
+    assert resp.status_code == 409
+
+
+def _issued(traveller, name: str):
+    cat = data.new_category(name)
+    data.build(traveller, cat.name)
+    report = rep.issue(f.user("office"), data.MARCH_1)
+    db.session.commit()
+    return cat, report
+
+
+def test_report_pdf_and_excel_read_back(app, traveller, login_as):
+    cat, report = _issued(traveller, "导出测试")
+    resp = login_as("leader").client.get(f"/stats/reports/{report.id}/report.pdf")
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf"
+    d = report.figures["district"]
+    assert_pdf(resp.data, [
+        "半月调度统计表", "2026年第5期（第1版）", "统计期间：2026年3月1日至2026年3月15日",
+        "一、总体情况", "二、镇（街道、功能区）化解情况排名", "三、区级部门化解情况排名",
+        "四、有超期问题的单位", "五、问题分类统计", "导出测试", "潘安湖街道", "区民政局",
+        f"全区共登记问题{d['total']}件，已化解{d['solved']}件", "上期统计表未出具",
+    ])
+
+    # The workbook: the same layout, cell for cell.
+    resp = login_as("office").client.get(f"/stats/reports/{report.id}/report.xlsx")
+    assert resp.status_code == 200
+    assert "attachment" in resp.headers["Content-Disposition"]
+    ws = load_workbook(io.BytesIO(resp.data)).active
+    rows = [[c for c in r] for r in ws.iter_rows(values_only=True)]
+    first = [r[0] for r in rows]
+    assert first[:4] == ["贾汪区“百千万”集中走访帮扶活动办公室", "半月调度统计表", "2026年第5期（第1版）",
+                         "统计期间：2026年3月1日至2026年3月15日"]
+    headings = [v for v in first if isinstance(v, str) and re.match(r"^[一二三四五六]、", v)]
+    assert headings == ["一、总体情况", "二、镇（街道、功能区）化解情况排名", "三、区级部门化解情况排名",
+                        "四、有超期问题的单位", "五、问题分类统计", "六、问题来源统计"]
+    # The district's row under its header, as stored.
+    d = report.figures["district"]
+    header_at = next(i for i, r in enumerate(rows) if r[0] == "问题总数")
+    assert rows[header_at + 1][:7] == [d["total"], d["solved"], d["in_progress"], d["awaiting"], d["overdue"],
+                                       d["cannot_solve"], d["other_ended"]]
+    # The category's row: the known figures as of 15 March.
+    cat_row = next(r for r in rows if r[0] == "导出测试")
+    known = data.AS_OF_MARCH_15
+    assert cat_row[:10] == ["导出测试", known["total"], known["solved"], known["in_progress"], known["overdue"],
+                            known["cannot_solve"], "21.4%", "100.0%", "50.0%", "50.0%"]
+    # Every town of the ranking, in rank order.
+    town_rows = rows[next(i for i, r in enumerate(rows) if r[0] == "二、镇（街道、功能区）化解情况排名") + 2:]
+    names = [r[1] for r in town_rows[:len(report.figures["territories"])]]
+    assert names == [t["name"] for t in report.figures["territories"]]
+
+
+def test_the_menu_offers_statistics_to_casework_roles(app, login_as):
+    for username in ("office", "leader", "grouplead", "town", "dept", "desk"):
+        assert 'href="/stats"' in text(login_as(username).get("/"))
+    for username in ("cadre", "sysadmin", "auditor"):
+        assert 'href="/stats"' not in text(login_as(username).get("/"))
+
+
+def test_the_history_shows_the_frozen_figures(app, traveller, login_as):
+    """The history page lists every version with the solve rate it was issued with."""
+    hf.closed()
+    hf.in_progress()
+    traveller.move_to(data.LATER)
+    report = rep.issue(f.user("office"), data.MARCH_1)
+    db.session.commit()
+    rate = report.figures["district"]["solve_rate"]
+    for _i in range(3):
+        hf.closed()  # later work changes the live rate, not the issued one
+    page = text(login_as("office").get("/stats/reports"))
+    row = re.search(r"2026年3月上半月.*?</tr>", page, re.S).group(0)
+    assert f"{rate:.1f}%" in row

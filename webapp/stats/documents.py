@@ -1,0 +1,238 @@
+"""The 半月调度统计表 as a document: one layout (title, summary, sections of tables, notes) drawn
+by the print template (PDF, WeasyPrint) and written cell for cell into the Excel workbook, so the
+two always carry the same table. Everything comes from the report's frozen figures.
+"""
+
+import io
+from urllib.parse import quote
+
+from flask import Response
+from flask_babel import gettext as _
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, Side
+from openpyxl.utils import get_column_letter
+
+from ..documents.excel import HEADER_FILL, XLSX_MIME
+from ..documents.pdf import cn_date
+from .reports import HalfMonthReport
+
+
+def fmt_pct(value) -> str:
+    return "—" if value is None else f"{value:.1f}%"
+
+
+def fmt_points(value) -> str:
+    """Change of a rate in percentage points: +1.2 / -0.5 / 0.0; — without a previous figure."""
+    if value is None:
+        return "—"
+    return f"{value:+.1f}" if value else "0.0"
+
+
+def fmt_rank_change(value) -> str:
+    if value is None:
+        return "—"
+    if value > 0:
+        return _("↑%(n)s", n=value)
+    if value < 0:
+        return _("↓%(n)s", n=-value)
+    return _("持平")
+
+
+def fmt_delta(value) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+d}" if value else "0"
+
+
+def _rank_section(heading: str, rows: list[dict], with_change: bool) -> dict:
+    headers = [_("名次"), _("单位"), _("问题总数"), _("已化解"), _("办理中"), _("超期"), _("暂难解决"), _("化解率")]
+    if with_change:
+        headers += [_("化解率较上期（百分点）"), _("名次变化")]
+    headers += [_("按期办结率"), _("及时签收率"), _("回音率"), _("满意率"), _("重办率")]
+    out = []
+    for r in rows:
+        cells = [r["rank"] if r.get("rank") is not None else "—", r["name"], r["total"], r["solved"],
+                 r["in_progress"], r["overdue"], r["cannot_solve"], fmt_pct(r["solve_rate"])]
+        if with_change:
+            change = r.get("change") or {}
+            cells += [fmt_points(change.get("solve_rate")), fmt_rank_change(change.get("rank"))]
+        cells += [fmt_pct(r["on_time_rate"]), fmt_pct(r["sign_rate"]), fmt_pct(r["reply_rate"]),
+                  fmt_pct(r["satisfaction"]), fmt_pct(r["reopen_rate"])]
+        out.append(cells)
+    return {"heading": heading, "headers": headers, "rows": out, "bar_column": 7,
+            "bars": [r["solve_rate"] for r in rows], "name_column": 1}
+
+
+def _group_section(heading: str, first: str, rows: list[dict]) -> dict:
+    headers = [first, _("问题总数"), _("已化解"), _("办理中"), _("超期"), _("暂难解决"), _("化解率"),
+               _("按期办结率"), _("回音率"), _("满意率")]
+    out = [[r["name"], r["total"], r["solved"], r["in_progress"], r["overdue"], r["cannot_solve"],
+            fmt_pct(r["solve_rate"]), fmt_pct(r["on_time_rate"]), fmt_pct(r["reply_rate"]),
+            fmt_pct(r["satisfaction"])] for r in rows]
+    return {"heading": heading, "headers": headers, "rows": out, "bar_column": 6,
+            "bars": [r["solve_rate"] for r in rows], "name_column": 0}
+
+
+def _summary(f: dict, period_end) -> str:
+    d = f["district"]
+    change = d.get("change")
+    text = _("截至%(day)s，全区共登记问题%(total)s件，已化解%(solved)s件，化解率%(rate)s",
+             day=cn_date(period_end), total=d["total"], solved=d["solved"], rate=fmt_pct(d["solve_rate"]))
+    if change and change.get("solve_rate") is not None:
+        text += _("（较上期%(points)s个百分点）", points=fmt_points(change["solve_rate"]))
+    text += _("；办理中%(progress)s件，其中超期%(overdue)s件；待交办%(awaiting)s件；暂难解决%(cannot)s件；"
+              "不予受理或合并%(other)s件。",
+              progress=d["in_progress"], overdue=d["overdue"], awaiting=d["awaiting"],
+              cannot=d["cannot_solve"], other=d["other_ended"])
+    text += _("按期办结率%(on_time)s，及时签收率%(sign)s，回音率%(reply)s，群众满意率%(satisfaction)s"
+              "（回访满意%(s)s件、基本满意%(b)s件、不满意%(u)s件；无法联系%(x)s件、拒评%(r)s件另计），"
+              "重办率%(reopen)s。",
+              on_time=fmt_pct(d["on_time_rate"]), sign=fmt_pct(d["sign_rate"]), reply=fmt_pct(d["reply_rate"]),
+              satisfaction=fmt_pct(d["satisfaction"]), s=d["satisfied"], b=d["basically"], u=d["unsatisfied"],
+              x=d["unreachable"], r=d["refused"], reopen=fmt_pct(d["reopen_rate"]))
+    return text
+
+
+def layout(report: HalfMonthReport) -> dict:
+    """The document: what the PDF draws and the workbook writes (call under ``force_locale``)."""
+    f = report.figures
+    period = report.period
+    with_change = f.get("previous") is not None
+    d = f["district"]
+    district = {
+        "heading": _("一、总体情况"),
+        "headers": [_("问题总数"), _("已化解"), _("办理中"), _("待交办"), _("超期"), _("暂难解决"),
+                    _("不予受理/合并"), _("化解率"), _("按期办结率"), _("及时签收率"), _("回音率"), _("满意率"),
+                    _("重办率")],
+        "rows": [[d["total"], d["solved"], d["in_progress"], d["awaiting"], d["overdue"], d["cannot_solve"],
+                  d["other_ended"], fmt_pct(d["solve_rate"]), fmt_pct(d["on_time_rate"]), fmt_pct(d["sign_rate"]),
+                  fmt_pct(d["reply_rate"]), fmt_pct(d["satisfaction"]), fmt_pct(d["reopen_rate"])]],
+        "bar_column": None, "bars": [], "name_column": None,
+    }
+    district["text"] = _summary(f, period.end)
+    overdue = f["overdue_units"]
+    overdue_text = ("、".join(_("%(name)s（%(n)s件）", name=u["name"], n=u["overdue"]) for u in overdue)
+                    if overdue else _("无超期问题。"))
+    sections = [
+        district,
+        _rank_section(_("二、镇（街道、功能区）化解情况排名"), f["territories"], with_change),
+        _rank_section(_("三、区级部门化解情况排名"), f["departments"], with_change),
+        {"heading": _("四、有超期问题的单位"), "text": overdue_text, "headers": [], "rows": []},
+        _group_section(_("五、问题分类统计"), _("类别"), f["categories"]),
+        _group_section(_("六、问题来源统计"), _("来源"), f["sources"]),
+    ]
+    notes = [
+        _("统计口径：截至%(day)s 24时登记的问题；状态按当时的办理记录还原。化解＝已销号或已办结；"
+          "化解率＝化解数÷问题总数；按期办结率＝按期化解数÷化解数；及时签收率＝按时签收数÷已签收数；"
+          "回音率＝已回音数÷应回音数；满意率＝（满意＋基本满意）÷（满意＋基本满意＋不满意）；"
+          "重办率＝因群众不满意重新办理的问题数÷化解数。镇（街道、功能区）按问题所在地统计（含交办区级部门办理的"
+          "问题），区级部门按牵头部门统计；排名按化解率，化解率相同的超期问题少者在前。",
+          day=cn_date(period.end)),
+    ]
+    previous = f.get("previous")
+    if previous:
+        notes.append(_("较上期：与%(start)s至%(end)s统计表（第%(version)s版）相比。",
+                       start=cn_date(_date(previous["start"])), end=cn_date(_date(previous["end"])),
+                       version=previous["version"]))
+    else:
+        notes.append(_("上期统计表未出具，不列较上期变化。"))
+    if report.version > 1:
+        notes.append(_("本表为第%(version)s版（更正），更正原因：%(reason)s",
+                       version=report.version, reason=report.correction_reason or ""))
+    return {
+        "issuer": _("贾汪区“百千万”集中走访帮扶活动办公室"),
+        "doc_number": _("%(year)s年第%(no)s期（第%(version)s版）", year=period.start.year, no=period.issue_no,
+                        version=report.version),
+        "doc_title": _("半月调度统计表"),
+        "subtitle": _("统计期间：%(start)s至%(end)s", start=cn_date(period.start), end=cn_date(period.end)),
+        "sections": sections,
+        "notes": notes,
+        "issued": _("区活动办 %(day)s 出具", day=cn_date(report.issued_at)),
+    }
+
+
+def _date(value: str):
+    from datetime import date
+
+    return date.fromisoformat(value)
+
+
+def print_context(report: HalfMonthReport) -> dict:
+    return {**layout(report), "report": report}
+
+
+# ---------------------------------------------------------------- Excel: the same layout
+
+
+THIN = Side(style="thin", color="000000")
+BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+
+
+def workbook(report: HalfMonthReport) -> bytes:
+    """One sheet, top to bottom as the printed table: title, number, period, the sections
+    (heading, text, header row, rows), notes."""
+    doc = layout(report)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = doc["doc_title"][:31]
+    width = max(len(s["headers"]) for s in doc["sections"])
+    row = 1
+
+    def line(text, *, bold=False, size=11, center=False, wrap=False, height=None):
+        nonlocal row
+        ws.cell(row=row, column=1, value=text)
+        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
+        cell = ws.cell(row=row, column=1)
+        cell.font = Font(bold=bold, size=size)
+        cell.alignment = Alignment(horizontal="center" if center else "left", vertical="center", wrap_text=wrap)
+        if height:
+            ws.row_dimensions[row].height = height
+        row += 1
+
+    def section_rows(section):
+        nonlocal row
+        line(section["heading"], bold=True)
+        if section.get("text"):
+            line(section["text"], wrap=True, height=90 if len(section["text"]) > 120 else 45)
+        if not section["headers"]:
+            row += 1
+            return
+        for col, header in enumerate(section["headers"], start=1):
+            cell = ws.cell(row=row, column=col, value=header)
+            cell.font = Font(bold=True)
+            cell.fill = HEADER_FILL
+            cell.border = BOX
+            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        row += 1
+        for values in section["rows"]:
+            for col, value in enumerate(values, start=1):
+                cell = ws.cell(row=row, column=col, value=value)
+                cell.border = BOX
+                cell.alignment = Alignment(horizontal="left" if col - 1 == section["name_column"] else "center")
+            row += 1
+        row += 1
+
+    line(doc["issuer"], bold=True, size=14, center=True)
+    line(doc["doc_title"], bold=True, size=16, center=True)
+    line(doc["doc_number"], center=True)
+    line(doc["subtitle"], center=True)
+    row += 1
+    for section in doc["sections"]:
+        section_rows(section)
+    for note in doc["notes"]:
+        line(note, wrap=True, height=60)
+    line(doc["issued"])
+    for col in range(1, width + 1):
+        ws.column_dimensions[get_column_letter(col)].width = 16 if col <= 2 else 11
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def xlsx_download(data: bytes, filename: str) -> Response:
+    resp = Response(data, mimetype=XLSX_MIME)
+    resp.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    return resp

@@ -1,0 +1,356 @@
+"""The figures of DOMAIN §7, computed by SQL aggregates from the data — never kept by hand.
+
+Every breakdown (the district, each town/street/zone, each lead unit, category and source) is
+ONE grouped query with conditional counts (``COUNT(*) FILTER (WHERE …)``), so a page runs the
+same number of statements whatever the number of problems.
+
+What is counted (per problem unless told otherwise):
+
+- ``total``: every problem in the scope, whatever its status (as of a period end: registered
+  before it). ``solved``: signed off (已销号待回音) or closed (已办结). ``in_progress``: held by a
+  unit (assigned … 暂难解决待审批) or waiting for verification (待核销). ``awaiting``: not yet
+  assigned (待研判, 已退回, 已列入统筹清单). ``cannot_solve``: 暂难解决 (approved). ``other_ended``:
+  not accepted or merged. The five add up to ``total``.
+- ``overdue``: held by a unit with its deadline before today — the queues' "超期" (as of a period
+  end: before the period's last day, as the queue showed it that day).
+- ``on_time``: solved on a local date (Asia/Shanghai) not after the deadline; a problem solved
+  on the spot has no deadline and counts as on time.
+- ``signed`` / ``signed_on_time``: the lead unit signed for the current assignment
+  (``Problem.accepted_at``, the lead part's ``signed_at``), on a local date not after the
+  sign-for deadline.
+- ``owed``: the problem reached a status that owes the resident a reply (signed off, closed, not
+  accepted, merged, cannot solve now); ``replied``: that reply was given (``Problem.replied_at``,
+  written with the ``Reply`` row; a closed problem has always been replied to).
+- ``satisfied`` … ``refused``: callbacks (``Reply`` rows) by verdict; every callback counts,
+  including an unsatisfied one that reopened the problem.
+- ``reopened``: problems reopened at least once after an unsatisfied reply (``reopen_count > 0``).
+
+Rates (percent, one decimal; None when the denominator is 0): solve = solved/total; on time =
+on_time/solved; sign-for = signed_on_time/signed; reply = replied/owed; satisfaction =
+(satisfied+basically)/(satisfied+basically+unsatisfied) (无法联系 and 拒评 are shown apart);
+reopen = reopened/solved.
+
+Two sources of the same figures: :class:`Live` (the problems as they are now: the dashboard) and
+:class:`AsOf` (as they stood at the end of a half-month period: the half-month report), which
+reconstructs each problem's status from its timeline — see its docstring.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Date, and_, case, func, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.functions import FunctionElement
+
+from ..cases.access import UNIT_ROLES, scope
+from ..cases.handling_models import Reply, Verdict
+from ..cases.models import Category, Problem, ProblemEvent
+from ..cases.workflow import HANDLING, OWES_REPLY, SOLVED, TRIAGE, Action, Status
+from ..core import clock
+from ..core.extensions import db
+from ..org.models import Unit, UnitKind
+from .periods import Period, recent
+
+# ---------------------------------------------------------------- SQL: the local date of an instant
+
+_OFFSET_HOURS = int(clock.LOCAL_TZ.utcoffset(datetime(2000, 1, 1)).total_seconds() // 3600)
+
+
+class local_date(FunctionElement):  # noqa: N801 - reads as the SQL function it stands for
+    """The Asia/Shanghai calendar date of a stored UTC instant (comparable with a ``Date`` column)."""
+
+    type = Date()
+    name = "local_date"
+    inherit_cache = True
+
+
+@compiles(local_date)
+def _local_date_pg(element, compiler, **kw):
+    return f"CAST(({compiler.process(element.clauses, **kw)} AT TIME ZONE '{clock.LOCAL_TZ.key}') AS DATE)"
+
+
+@compiles(local_date, "sqlite")
+def _local_date_sqlite(element, compiler, **kw):
+    # China keeps no daylight saving time: a fixed offset is exact.
+    return f"date({compiler.process(element.clauses, **kw)}, '+{_OFFSET_HOURS} hours')"
+
+
+# ---------------------------------------------------------------- what is counted
+
+IN_PROGRESS = HANDLING | {Status.pending_verification}
+AWAITING = TRIAGE | {Status.listed}
+OTHER_ENDED = frozenset({Status.not_accepted, Status.merged})
+OWED = OWES_REPLY | {Status.closed}
+VERDICTS = tuple(v.value for v in Verdict)
+COUNTS = ("total", "solved", "in_progress", "awaiting", "overdue", "cannot_solve", "other_ended", "on_time",
+          "signed", "signed_on_time", "owed", "replied", "reopened", *VERDICTS)
+# rate name → (numerator counts, denominator counts)
+RATES = {
+    "solve_rate": (("solved",), ("total",)),
+    "on_time_rate": (("on_time",), ("solved",)),
+    "sign_rate": (("signed_on_time",), ("signed",)),
+    "reply_rate": (("replied",), ("owed",)),
+    "satisfaction": (("satisfied", "basically"), ("satisfied", "basically", "unsatisfied")),
+    "reopen_rate": (("reopened",), ("solved",)),
+}
+SOURCE_LABELS = {"visit": _l("入户走访")}
+
+
+def pct(numerator: int, denominator: int) -> float | None:
+    """A percentage with one decimal, rounded half up (63.2); None without a denominator."""
+    if not denominator:
+        return None
+    value = (Decimal(numerator) * 100 / Decimal(denominator)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return float(value)
+
+
+def add_rates(row: dict) -> dict:
+    for name, (num, den) in RATES.items():
+        row[name] = pct(sum(row[k] for k in num), sum(row[k] for k in den))
+    return row
+
+
+# ---------------------------------------------------------------- the two sources
+
+
+class Live:
+    """The problems as they are now."""
+
+    def __init__(self, today: date | None = None):
+        self.today = today or clock.today()
+        self.status = Problem.status
+        self.solved_at = Problem.solved_at
+        self.signed_at = Problem.accepted_at
+        self.replied = Problem.replied_at.isnot(None)
+        self.reopened = Problem.reopen_count > 0
+        self.where = []
+        self.replies_where = []
+
+    def join(self, q):
+        return q
+
+
+class AsOf:
+    """The problems as they stood at the end of ``period`` (the half-month report).
+
+    Reconstructed from the timeline (``problem_events``, written with every transition):
+    only problems registered before the period end count; a problem's status is the
+    ``to_status`` of its last event before the end; it was solved at its last event into
+    ``signed_off`` before the end; it had been replied to if it was closed, or, for the other
+    endings, if a reply event follows the event that ended it; it had been reopened if a
+    ``reply_reopen`` event precedes the end; the lead unit had signed for it if ``accepted_at``
+    precedes the end; callbacks count if recorded before the end.
+
+    Kept current, not reconstructed: the deadline, the sign-for deadline, the lead unit, the
+    category and the territory. An extension approved, a reassignment or a category corrected
+    after the period end therefore shows in a report issued later (the office issues the report
+    right after the period, so this rarely differs; a correction re-issued later takes it in).
+    """
+
+    def __init__(self, period: Period):
+        self.period = period
+        self.end = period.end_utc  # exclusive
+        self.today = period.end
+        ev = ProblemEvent
+        moved = ev.from_status != ev.to_status
+        self.agg = (
+            select(
+                ev.problem_id.label("problem_id"),
+                func.max(ev.id).label("last_id"),
+                func.max(case((and_(ev.to_status == Status.signed_off, moved), ev.created_at))).label("solved_at"),
+                func.max(case((and_(ev.to_status.in_(OWES_REPLY), moved), ev.id))).label("ended_id"),
+                func.max(case((ev.action.in_((Action.reply.value, Action.reply_reopen.value)), ev.id))).label(
+                    "reply_id"),
+                func.max(case((ev.action == Action.reply_reopen.value, ev.id))).label("reopen_id"),
+            )
+            .where(ev.created_at < self.end)
+            .group_by(ev.problem_id)
+            .subquery("asof")
+        )
+        self.last = aliased(ProblemEvent, name="asof_last")
+        self.status = self.last.to_status
+        self.solved_at = self.agg.c.solved_at
+        self.signed_at = case((Problem.accepted_at < self.end, Problem.accepted_at))
+        self.replied = or_(self.status == Status.closed,
+                           and_(self.status.in_(OWES_REPLY - {Status.signed_off}),
+                                self.agg.c.reply_id > self.agg.c.ended_id))
+        self.reopened = self.agg.c.reopen_id.isnot(None)
+        self.where = [Problem.registered_at < self.end]
+        self.replies_where = [Reply.created_at < self.end]
+
+    def join(self, q):
+        return (q.join(self.agg, self.agg.c.problem_id == Problem.id)
+                .join(self.last, self.last.id == self.agg.c.last_id))
+
+
+def _callbacks(src):
+    """Callbacks per problem by verdict (at most one row per problem, for an outer join)."""
+    counts = [func.count().filter(Reply.verdict == Verdict(v)).label(v) for v in VERDICTS]
+    return (select(Reply.problem_id.label("problem_id"), *counts).where(*src.replies_where)
+            .group_by(Reply.problem_id).subquery("callbacks"))
+
+
+def _columns(src, callbacks) -> list:
+    s = src.status
+    solved = s.in_(SOLVED)
+    owed = s.in_(OWED)
+    signed = src.signed_at.isnot(None)
+
+    def n(cond, name):
+        return func.count().filter(cond).label(name)
+
+    return [
+        func.count().label("total"),
+        n(solved, "solved"),
+        n(s.in_(IN_PROGRESS), "in_progress"),
+        n(s.in_(AWAITING), "awaiting"),
+        n(and_(s.in_(HANDLING), Problem.deadline < src.today), "overdue"),
+        n(s == Status.cannot_solve, "cannot_solve"),
+        n(s.in_(OTHER_ENDED), "other_ended"),
+        n(and_(solved, or_(Problem.deadline.is_(None), local_date(src.solved_at) <= Problem.deadline)), "on_time"),
+        n(signed, "signed"),
+        n(and_(signed, or_(Problem.sign_for_deadline.is_(None),
+                           local_date(src.signed_at) <= Problem.sign_for_deadline)), "signed_on_time"),
+        n(owed, "owed"),
+        n(and_(owed, src.replied), "replied"),
+        n(src.reopened, "reopened"),
+        *[func.coalesce(func.sum(callbacks.c[v]), 0).label(v) for v in VERDICTS],
+    ]
+
+
+# ---------------------------------------------------------------- breakdowns
+
+DIMENSIONS = ("district", "territory", "unit", "category", "source")
+
+
+def slice_of(user) -> list:
+    """The WHERE clauses of ``user``'s slice: the one visibility scope, and for a unit only the
+    problems it leads (a cooperating unit's part is not its own figure)."""
+    conds = [scope(user)]
+    if user.role in UNIT_ROLES:
+        conds.append(Problem.lead_unit_id == user.unit_id)
+    return conds
+
+
+def breakdown(dim: str, where: list, src) -> list[dict]:
+    """One grouped query: a row per group (``key``, ``name``, ``kind`` and the counts with rates)."""
+    callbacks = _callbacks(src)
+    cols = _columns(src, callbacks)
+    if dim == "district":
+        q = select(*cols)
+        keys = []
+    elif dim in ("territory", "unit"):
+        u = aliased(Unit, name="dim_unit")
+        key = Problem.town_id if dim == "territory" else Problem.lead_unit_id
+        q = select(key.label("key"), u.name.label("name"), u.kind.label("kind"), *cols)
+        keys = [key, u.name, u.kind]
+    elif dim == "category":
+        q = select(Problem.category_id.label("key"), Category.name.label("name"), *cols)
+        keys = [Problem.category_id, Category.name, Category.sort_order]
+    elif dim == "source":
+        q = select(Problem.source.label("key"), *cols)
+        keys = [Problem.source]
+    else:
+        raise ValueError(dim)
+    q = src.join(q.select_from(Problem))
+    q = q.outerjoin(callbacks, callbacks.c.problem_id == Problem.id)
+    if dim == "territory":
+        q = q.join(u, u.id == Problem.town_id)
+    elif dim == "unit":
+        q = q.outerjoin(u, u.id == Problem.lead_unit_id)
+    elif dim == "category":
+        q = q.join(Category, Category.id == Problem.category_id)
+    q = q.where(*where, *src.where)
+    if keys:
+        q = q.group_by(*keys)
+    if dim == "category":
+        q = q.order_by(Category.sort_order, Problem.category_id)
+    elif dim != "district":
+        q = q.order_by(keys[0])
+    rows = []
+    for r in db.session.execute(q).mappings():
+        row = {k: int(r[k] or 0) for k in COUNTS}
+        if dim != "district":
+            row["key"] = r["key"]
+            row["name"] = r.get("name") or (SOURCE_LABELS.get(r["key"], r["key"]) if dim == "source" else None)
+            kind = r.get("kind")
+            row["kind"] = kind.value if kind is not None else None
+        rows.append(add_rates(row))
+    if dim == "district":
+        return rows or [add_rates(dict.fromkeys(COUNTS, 0))]
+    if dim == "unit":  # problems not yet assigned have no lead unit: last
+        rows.sort(key=lambda r: (r["key"] is None, r["key"] or 0))
+    return rows
+
+
+def _json_names(rows: list[dict]) -> list[dict]:
+    for r in rows:
+        if r.get("name") is not None:
+            r["name"] = str(r["name"])
+    return rows
+
+
+@dataclass
+class Figures:
+    district: dict
+    territories: list[dict]
+    units: list[dict]
+    categories: list[dict]
+    sources: list[dict]
+    trend: list[dict] = field(default_factory=list)
+
+    @property
+    def departments(self) -> list[dict]:
+        return [r for r in self.units if r["kind"] == UnitKind.department.value]
+
+    @property
+    def overdue_units(self) -> list[dict]:
+        """Lead units with overdue problems, most overdue first."""
+        rows = [r for r in self.units if r["key"] is not None and r["overdue"]]
+        return sorted(rows, key=lambda r: (-r["overdue"], r["key"]))
+
+
+def compute(where: list, src) -> Figures:
+    """Every breakdown of the problems matching ``where`` (five grouped queries)."""
+    return Figures(
+        district=breakdown("district", where, src)[0],
+        territories=_json_names(breakdown("territory", where, src)),
+        units=_json_names(breakdown("unit", where, src)),
+        categories=_json_names(breakdown("category", where, src)),
+        sources=_json_names(breakdown("source", where, src)),
+    )
+
+
+def trend(where: list, periods: list[Period]) -> list[dict]:
+    """Per half-month period, in one query: problems registered and solved within it, and the
+    cumulative solve rate at its end (problems solved now, with ``solved_at`` before the end,
+    over problems registered before the end; a problem since reopened no longer counts)."""
+    cols = []
+    solved = Problem.status.in_(SOLVED)
+    for i, p in enumerate(periods):
+        start, end = p.start_utc, p.end_utc
+        cols += [
+            func.count().filter(and_(Problem.registered_at >= start, Problem.registered_at < end)).label(f"n{i}"),
+            func.count().filter(and_(solved, Problem.solved_at >= start, Problem.solved_at < end)).label(f"s{i}"),
+            func.count().filter(Problem.registered_at < end).label(f"cn{i}"),
+            func.count().filter(and_(solved, Problem.solved_at < end)).label(f"cs{i}"),
+        ]
+    r = db.session.execute(select(*cols).select_from(Problem).where(*where)).mappings().one()
+    return [{"period": p, "label": p.short_label, "registered": r[f"n{i}"], "solved": r[f"s{i}"],
+             "total": r[f"cn{i}"], "solved_total": r[f"cs{i}"], "solve_rate": pct(r[f"cs{i}"], r[f"cn{i}"])}
+            for i, p in enumerate(periods)]
+
+
+TREND_PERIODS = 6
+
+
+def dashboard(user, *, today: date | None = None) -> Figures:
+    """The dashboard of ``user``'s slice: five breakdowns and the trend (six queries)."""
+    today = today or clock.today()
+    where = slice_of(user)
+    figures = compute(where, Live(today))
+    figures.trend = trend(where, recent(TREND_PERIODS, today=today))
+    return figures

@@ -1,0 +1,206 @@
+"""Half-month reports (半月调度统计): the office issues a period's figures, frozen as JSON.
+
+A report stores what was computed when it was issued (``figures``); later changes to problems
+never alter it. Issuing again for the same period is an audited correction: the new version
+becomes current and the old one stays, marked not current. Rankings and the change against
+the previous period are computed at issue time and frozen with the rest.
+"""
+
+from datetime import date, datetime
+from fractions import Fraction
+
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..accounts.models import User
+from ..cases.operations import Conflict, Invalid
+from ..core import audit, clock
+from ..core.extensions import db
+from ..core.types import UTCDateTime
+from ..org.models import TERRITORIAL, Unit, UnitKind
+from . import figures as fig
+from .periods import Period
+
+SCHEMA = 1
+REASON_MAX = 500
+STALE_REPORT = _l("该期报告刚刚已被他人出具或更正，请刷新页面查看最新版本后再操作。")
+
+
+class HalfMonthReport(db.Model):
+    """One issued version of a period's 半月调度统计表."""
+
+    __tablename__ = "half_month_reports"
+    audit_type = "half_month_report"
+    __table_args__ = (
+        # Two clerks issuing the same period at once: the second insert fails (409), never two v1.
+        UniqueConstraint("period_start", "version", name="period_version"),
+        Index("ix_half_month_reports_current", "is_current", "period_start"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    issued_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    # Why a new version was issued (corrections only).
+    correction_reason: Mapped[str | None] = mapped_column(Text)
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("half_month_reports.id"))
+    figures: Mapped[dict] = mapped_column(JSON)
+
+    issued_by: Mapped[User] = relationship()
+    replaces: Mapped["HalfMonthReport | None"] = relationship(remote_side="HalfMonthReport.id")
+
+    @property
+    def period(self) -> Period:
+        return Period(self.period_start, self.period_end)
+
+
+# ---------------------------------------------------------------- ranking and change
+
+
+def rank(rows: list[dict]) -> list[dict]:
+    """Rank by solve rate (exact fractions, higher first), ties broken by fewer overdue problems;
+    rows still tied share a rank (1, 2, 2, 4); among them, and among rows without problems (not
+    ranked: ``None``, listed last), the given order is kept. Returns the rows in rank order;
+    each gets ``rank``."""
+    def key(r):
+        return (-Fraction(r["solved"], r["total"]), r["overdue"])
+
+    ranked = sorted((r for r in rows if r["total"]), key=key)
+    previous = None
+    for i, r in enumerate(ranked, start=1):
+        r["rank"] = previous[1] if previous and previous[0] == key(r) else i
+        previous = (key(r), r["rank"])
+    rest = [r for r in rows if not r["total"]]
+    for r in rest:
+        r["rank"] = None
+    return ranked + rest
+
+
+def _change(row: dict, before: dict | None) -> dict | None:
+    if before is None:
+        return None
+    rate = None
+    if row["solve_rate"] is not None and before.get("solve_rate") is not None:
+        rate = round(row["solve_rate"] - before["solve_rate"], 1)
+    rank_change = None
+    if row.get("rank") is not None and before.get("rank") is not None:
+        rank_change = before["rank"] - row["rank"]  # positive: moved up
+    return {"total": row["total"] - before["total"], "solved": row["solved"] - before["solved"],
+            "overdue": row["overdue"] - before["overdue"], "solve_rate": rate, "rank": rank_change}
+
+
+def _with_all_units(rows: list[dict], units: list[Unit]) -> list[dict]:
+    """Every active unit of the group appears, with zeros when it has no problems."""
+    by_key = {r["key"]: r for r in rows}
+    out = []
+    for u in units:
+        row = by_key.pop(u.id, None) or fig.add_rates({**dict.fromkeys(fig.COUNTS, 0), "key": u.id})
+        row.update(name=u.name, kind=u.kind.value)
+        out.append(row)
+    out.extend(by_key.values())  # a unit deactivated since, still holding problems
+    return out
+
+
+def current_report(period: Period) -> HalfMonthReport | None:
+    return db.session.scalar(select(HalfMonthReport).where(
+        HalfMonthReport.period_start == period.start, HalfMonthReport.is_current.is_(True)))
+
+
+def compute_report(period: Period) -> dict:
+    """The report's figures as of the period end (district-wide), ranked, with the change
+    against the previous period's current report. Names are taken in Chinese."""
+    with force_locale("zh_CN"):
+        f = fig.compute([], fig.AsOf(period))
+    units = db.session.scalars(select(Unit).where(
+        Unit.is_active.is_(True), Unit.kind.in_(TERRITORIAL | {UnitKind.department})).order_by(Unit.id)).all()
+    territories = rank(_with_all_units(f.territories, [u for u in units if u.kind in TERRITORIAL]))
+    departments = rank(_with_all_units(f.departments, [u for u in units if u.kind == UnitKind.department]))
+    prev = current_report(period.previous())
+    prev_rows = {}
+    if prev is not None:
+        for group in ("territories", "departments"):
+            prev_rows[group] = {r["key"]: r for r in prev.figures.get(group, [])}
+    for group, rows in (("territories", territories), ("departments", departments)):
+        for r in rows:
+            r["change"] = _change(r, prev_rows[group].get(r["key"])) if prev else None
+    district = f.district
+    district["change"] = _change(district, prev.figures["district"]) if prev else None
+    return {
+        "schema": SCHEMA,
+        "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
+        "as_of": period.end_utc.isoformat(),
+        "computed_at": clock.now().isoformat(),
+        "district": district,
+        "territories": territories,
+        "departments": departments,
+        "categories": f.categories,
+        "sources": f.sources,
+        "overdue_units": [{"key": r["key"], "name": r["name"], "kind": r["kind"], "overdue": r["overdue"]}
+                          for r in f.overdue_units],
+        "previous": ({"id": prev.id, "version": prev.version, "start": prev.period_start.isoformat(),
+                      "end": prev.period_end.isoformat()} if prev else None),
+    }
+
+
+# ---------------------------------------------------------------- operations (flush, never commit)
+
+
+class ReportInvalid(Invalid):
+    """Field errors: field name → message."""
+
+    def __init__(self, errors: dict):
+        super().__init__(next(iter(errors.values())))
+        self.errors = errors
+
+
+def issue(user, period: Period, *, today: date | None = None) -> HalfMonthReport:
+    """出具: the first version of a period's report (the period must have ended)."""
+    if not period.ended(today):
+        raise ReportInvalid({"period": _l("该半月尚未结束，不能出具统计表。")})
+    if current_report(period) is not None:
+        raise Conflict(_l("该期统计表已经出具。如需更正，请在报告页面重新出具。"))
+    report = HalfMonthReport(period_start=period.start, period_end=period.end, version=1, is_current=True,
+                             issued_by_id=user.id, issued_at=clock.now(), figures=compute_report(period))
+    db.session.add(report)
+    db.session.flush()
+    audit.record("stats.report_issue", obj=report, user=user, detail={
+        "period": [period.start.isoformat(), period.end.isoformat()], "version": 1})
+    return report
+
+
+def reissue(user, report: HalfMonthReport, *, reason: str, version) -> HalfMonthReport:
+    """更正: a new version computed afresh; the old one stays, no longer current (audited)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReportInvalid({"reason": _l("请填写更正原因。")})
+    if len(reason) > REASON_MAX:
+        raise ReportInvalid({"reason": _l("更正原因不能超过%(n)s字。", n=REASON_MAX)})
+    if not report.is_current or str(version) != str(report.version):
+        raise Conflict(STALE_REPORT)
+    report.is_current = False
+    db.session.flush()
+    period = report.period
+    new = HalfMonthReport(period_start=period.start, period_end=period.end, version=report.version + 1,
+                          is_current=True, issued_by_id=user.id, issued_at=clock.now(), correction_reason=reason,
+                          replaces_id=report.id, figures=compute_report(period))
+    db.session.add(new)
+    db.session.flush()
+    audit.record("stats.report_reissue", obj=new, user=user, detail={
+        "period": [period.start.isoformat(), period.end.isoformat()], "version": new.version,
+        "replaces": report.id, "replaced_version": report.version, "reason": reason})
+    return new
