@@ -1,21 +1,27 @@
-"""Demo casework: about 120 problems across the Jiawang tree, made through the real operations.
+"""Demo casework: about 145 problems across the Jiawang tree, made through the real operations.
 
 Every problem is registered, triaged, assigned, signed for or returned by the operations of
-``cases.operations`` acting as demo users, so numbers, the timeline, the audit chain and every
-invariant are the real ones. The result fills each demo account's queue (DOMAIN §3):
+``cases.operations``, and handled and closed by those of ``cases.handling`` (task books, steps,
+joint meetings, extensions, sign-off, verification, 暂难解决, the reply; see ``demo.lifecycle``),
+acting as demo users, so numbers, the timeline, the audit chain and every invariant are the real
+ones. Every status of the lifecycle has problems, and each demo account's queue holds work of
+every kind it does (DOMAIN §3):
 
-- ``cadre`` (潘安湖街道工作组) has registrations in every status reached so far;
-- ``grouplead`` has problems to triage (new and returned), a draft coordinated list and
-  problems to verify (resolved on the spot);
-- ``town`` (潘安湖街道) has sheets to sign for, signed ones, some due soon and some overdue;
-- ``dept`` (区民政局) has a cooperating part to sign for (the article's story) and a lead
-  assignment to sign for;
-- ``desk`` has transferred problems; ``office`` has submitted lists to assign and overdue problems.
+- ``cadre`` (潘安湖街道工作组) has registrations in every status, replies owed (one overdue) and
+  replies given with every verdict;
+- ``grouplead`` has problems to triage (new and returned), a draft coordinated list, sign-offs
+  and on-the-spot solutions to verify (one sent back: 退回重办) and an extension to decide;
+- ``town`` (潘安湖街道) has sheets to sign for, task books to write (one rejected), steps to tick
+  (some overdue), problems due soon and overdue; ``townlead`` a task book and a sign-off to approve;
+- ``dept`` (区民政局) has a cooperating part to sign for, a lead assignment to sign for and a
+  cooperating part to report on (the article's story); ``deptlead`` approved its sign-off;
+- ``desk`` has transferred problems and replies owed; ``office`` has submitted lists to assign,
+  overdue problems, a 暂难解决 to decide and 区民政局's sign-off to verify.
 
 The first problem is the story of the article, under an invented name: a restaurant owner of
 权台村 with leukaemia, crushing medical costs, a daughter at university who wants to drop out —
 a common problem on the 潘安湖街道工作组's coordinated list, assigned by the office to 区卫计委
-(lead) with 区民政局 cooperating.
+(lead) with 区民政局 cooperating; a 协商会 of both decided the steps they are now working on.
 
 **Dates.** The operations stamp ``clock.now()``. Production code must not move the clock, so
 the loader lets each operation run now and then back-dates what it wrote: the problem's
@@ -24,8 +30,11 @@ the loader lets each operation run now and then back-dates what it wrote: the pr
 and the timeline events (``problem_events.created_at``). Deadlines are recomputed with
 ``cases.deadlines`` from the back-dated start (working days on the Chinese calendar), so a sheet
 assigned 20 working days ago with a 15-day limit is overdue today, as it would be in real life.
-Every step lies on a working day before today (so, loaded in the first weeks of a year, some
-problems numbered in the new year are dated in the old one). The audit chain is not back-dated: its events say truthfully when the
+Handling is back-dated the same way (``demo.lifecycle``): a task book's dates, its approval, the
+ticked steps, extensions, sign-off, verification (a reply is owed two working days after it) and
+the reply each lie on their day. Every step lies on a working day before today (so, loaded in the
+first weeks of a year, some problems numbered in the new year are dated in the old one); only the
+upcoming 会办会 lies ahead. The audit chain is not back-dated: its events say truthfully when the
 demo data was loaded (and an assignment's audit detail carries the deadline computed at load).
 
 Every person and enterprise here is invented; phone numbers are of the form 1390516xxxx and
@@ -41,18 +50,29 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select
 
 from ..accounts.models import User
 from ..accounts.passwords import hash_password
 from ..accounts.roles import Role
 from ..cases import deadlines as case_deadlines
+from ..cases import handling, uploads
 from ..cases import operations as ops
-from ..cases.models import Category, HouseholdKind, Problem, ProblemEvent, UnitRole
+from ..cases.handling_models import Closure, Extension, Meeting, Reply, TaskBook, TaskStep
+from ..cases.models import (
+    Attachment,
+    AttachmentKind,
+    Category,
+    HouseholdKind,
+    Problem,
+    ProblemEvent,
+    UnitRole,
+)
 from ..cases.workflow import Kind, Level, Tier
-from ..core import audit, calendar, clock
+from ..core import audit, clock
 from ..core.extensions import db
 from ..org.models import TERRITORIAL, Unit, UnitKind
+from . import lifecycle
 from .org import DEMO_PASSWORD
 
 # ------------------------------------------------------------------ the extra demo accounts
@@ -73,9 +93,13 @@ DEPARTMENT_SLUGS = {
     "区环保局": "huanbao", "区经信委": "jingxin", "国土贾汪分局": "guotu", "公安贾汪分局": "gongan",
     "贾汪供电公司": "gongdian", "贾汪水务公司": "shuiwu",
 }
-# A few units also get a responsible leader (责任领导).
-EXTRA_LEADERS = {"老矿街道": "townlead-laokuang", "江庄镇": "townlead-jiangzhuang",
-                 "区卫计委": "deptlead-weiji"}
+# Every other unit that handles demo problems gets a responsible leader (责任领导), who approves
+# its task books and sign-off requests (the first three keep the names they had before the rest).
+DESK_UNIT = "区12345平台大走访专席"
+EXTRA_LEADERS = {"老矿街道": "townlead-laokuang", "江庄镇": "townlead-jiangzhuang", "区卫计委": "deptlead-weiji"}
+EXTRA_LEADERS |= {t: f"townlead-{slug}" for t, slug in TERRITORY_SLUGS.items() if t not in EXTRA_LEADERS}
+EXTRA_LEADERS |= {d: f"deptlead-{slug}" for d, slug in DEPARTMENT_SLUGS.items() if d not in EXTRA_LEADERS}
+EXTRA_LEADERS[DESK_UNIT] = "desklead"
 
 SURNAMES = (
     "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董程曹袁邓许傅沈曾彭吕苏卢蒋蔡丁魏"
@@ -232,6 +256,39 @@ TOWN = [
     Tpl("T-water", "供电供水", "自来水水压低，用水高峰断水",
         "{village}地势较高的西片住户自来水水压低，早晚用水高峰经常断水，夏天尤其严重，希望加装增压"
         "设施或改造管网。", belongs_to="贾汪水务公司"),
+    Tpl("T-bridge", "道路交通", "生产桥两侧无护栏，过桥存在安全隐患",
+        "{village}南干渠上的生产桥宽约4米，两侧没有护栏，农忙时农机和电动车来往频繁，去年冬天有村民骑车"
+        "跌落渠中。群众希望加装护栏、设置警示标志。"),
+    Tpl("T-toilet", "环境卫生", "改厕后化粪池渗漏，污水外溢有异味",
+        "{name}家去年完成户厕改造，今年入夏后化粪池出现渗漏，污水顺着墙根外溢，气味很大，邻居也有意见，"
+        "希望施工单位返修。"),
+    Tpl("T-tree", "城市管理", "路边枯死杨树有倒伏风险",
+        "{village}主路两侧有十余棵杨树已经枯死，树干中空，大风天容易折断，树下就是上学路和村民住房，群众"
+        "希望尽快清理补植。"),
+    Tpl("T-farm", "环境卫生", "养殖场污水直排沟渠，周边臭味大",
+        "{village}西侧一家生猪养殖场粪污处理设施不完善，雨天污水直排村边沟渠，夏天臭味大、蚊蝇多，群众"
+        "希望督促整改。"),
+    Tpl("T-dogs", "社会治安", "村内散养犬只多，夜间有人被咬伤",
+        "{village}散养犬只较多，近期有两名村民夜间被狗咬伤，孩子上学也害怕，群众希望督促犬主拴养并开展"
+        "狂犬病免疫。"),
+    Tpl("T-subsidy", "农业农村", "耕地地力保护补贴未足额到账",
+        "{name}家承包耕地8亩，今年的耕地地力保护补贴只到账了一部分，与往年标准不符，希望核实补贴面积和"
+        "发放情况。"),
+    Tpl("T-noise", "城市管理", "工地夜间施工噪音扰民",
+        "{village}附近一处工地经常夜间施工到凌晨，搅拌机和渣土车噪音很大，周边居民休息受到影响，希望依法"
+        "管理。"),
+    Tpl("T-shelter", "道路交通", "公交站点无候车亭，雨天候车困难",
+        "{village}村口公交站只有一块站牌，没有候车亭和座椅，老人和学生雨天、烈日下候车很不方便，希望建设"
+        "候车亭。"),
+    Tpl("T-leak", "住房保障", "安置小区楼顶渗水，顶层住户屋内漏雨",
+        "{name}住在{village}安置小区顶层，入住三年来楼顶防水层老化，每逢下雨卧室墙面渗水发霉，多次向物业"
+        "反映未解决，希望维修。"),
+    Tpl("T-widen", "道路交通", "村道狭窄会车困难，希望拓宽",
+        "{village}通往镇区的村道宽仅3.5米，两侧是农田和沟渠，大车会车困难，多次发生剐蹭，群众希望拓宽至"
+        "6米并加装护栏。"),
+    Tpl("T-gas", "其他", "希望村里接通天然气管道",
+        "{village}周边小区已通天然气，村里仍使用罐装液化气，换气不便且存在安全隐患，群众希望将村庄纳入"
+        "天然气管网建设范围。"),
 ]
 
 # Individual problems for the district 12345 platform's campaign desk.
@@ -431,6 +488,7 @@ class Spec:
     resident: tuple[str, str] | None = None  # (name, household)
     requirements: str | None = None
     merge_into: Spec | None = None
+    stages: list[lifecycle.Stage] = field(default_factory=list)  # handling after signing (or ending)
     problem: Problem | None = field(default=None, repr=False)
 
 
@@ -438,7 +496,7 @@ def _home_plan() -> list[Spec]:
     """潘安湖街道工作组: scripted, so the named demo accounts always show the same work."""
     h = HOME
     story = Spec(h, DEPT_SIGNED, STORY, "权台村", reg_wd=30, act_wd=17, sign_wd=16, list_wd=19,
-                 lead="区卫计委", coop=("区民政局",), sign_coop=False, resident=STORY_RESIDENT[:2],
+                 lead="区卫计委", coop=("区民政局",), sign_coop=True, resident=STORY_RESIDENT[:2],
                  requirements=STORY_REQUIREMENTS)
     d = {t.key: t for t in TOWN + DESK + DISTRICT + ON_SPOT + NOT_ACCEPTED}
     light = Spec(h, REGISTERED, d["T-light"], "权台村", reg_wd=3)
@@ -447,6 +505,7 @@ def _home_plan() -> list[Spec]:
         # The first list: submitted 19 working days ago; the office assigned most of it.
         Spec(h, DEPT_SIGNED, d["C-bus"], "西段庄村", reg_wd=24, act_wd=17, sign_wd=16, list_wd=19),
         Spec(h, DEPT_SIGNED, d["C-drinking"], "瓦店村", reg_wd=21, act_wd=17, sign_wd=15, list_wd=19),
+        Spec(h, DEPT_SIGNED, d["C-daycare"], "权台西村", reg_wd=23, act_wd=17, sign_wd=16, list_wd=19),
         Spec(h, LIST_SUBMITTED, d["C-trucks"], "马庄村", reg_wd=20, list_wd=19),
         # The second list, submitted 4 working days ago: a lead assignment for 区民政局 to sign.
         Spec(h, DEPT, d["C-dibao"], "权台西村", reg_wd=6, act_wd=2, list_wd=4),
@@ -482,10 +541,33 @@ def _home_plan() -> list[Spec]:
         Spec(h, NOT_ACCEPT, d["N-estate"], "马庄村", reg_wd=7, act_wd=6),
         Spec(h, RESOLVED, d["O-drain"], "权台西村", reg_wd=3, act_wd=3),
         Spec(h, RESOLVED, d["O-pension-check"], "小黄山村", reg_wd=5, act_wd=5),
+        # Handling and closure (scripts: lifecycle.HOME_SCRIPTS): in progress, with an extension …
+        Spec(h, SHEET_SIGNED, d["T-pond"], "马庄村", reg_wd=25, act_wd=24, sign_wd=23),
+        Spec(h, SHEET_SIGNED, d["T-flood"], "西段庄村", reg_wd=13, act_wd=12, sign_wd=12),
+        Spec(h, SHEET_SIGNED, d["T-toilet"], "瓦店村", reg_wd=20, act_wd=19, sign_wd=18),
+        Spec(h, SHEET_SIGNED, d["T-leak"], "权台村", reg_wd=25, act_wd=24, sign_wd=24),
+        # … waiting for the leader, the verifier, the office …
+        Spec(h, SHEET_SIGNED, d["T-training"], "权台西村", reg_wd=15, act_wd=14, sign_wd=14),
+        Spec(h, SHEET_SIGNED, d["T-bridge"], "小黄山村", reg_wd=18, act_wd=17, sign_wd=17),
+        Spec(h, SHEET_SIGNED, d["T-widen"], "马庄村", reg_wd=13, act_wd=12, sign_wd=12),
+        # … signed off (a reply owed), closed after the reply, 暂难解决.
+        Spec(h, SHEET_SIGNED, d["T-tree"], "权台村", reg_wd=14, act_wd=13, sign_wd=13),
+        Spec(h, SHEET_SIGNED, d["T-farm"], "西段庄村", reg_wd=19, act_wd=18, sign_wd=18),
+        Spec(h, SHEET_SIGNED, d["T-dogs"], "马庄村", reg_wd=22, act_wd=21, sign_wd=21),
+        Spec(h, SHEET_SIGNED, d["T-subsidy"], "权台西村", reg_wd=26, act_wd=25, sign_wd=24),
+        Spec(h, SHEET_SIGNED, d["T-noise"], "小黄山村", reg_wd=17, act_wd=17, sign_wd=17),
+        Spec(h, SHEET_SIGNED, d["T-shelter"], "瓦店村", reg_wd=23, act_wd=22, sign_wd=22),
+        Spec(h, SHEET_SIGNED, d["T-gas"], "西段庄村", reg_wd=20, act_wd=19, sign_wd=19),
+        Spec(h, DESK_SIGNED, d["D-pension"], "权台西村", reg_wd=18, act_wd=17, sign_wd=17),
+        Spec(h, DESK_SIGNED, d["D-ebike"], "瓦店村", reg_wd=22, act_wd=21, sign_wd=21),
+        Spec(h, NOT_ACCEPT, d["N-job"], "小黄山村", reg_wd=10, act_wd=10),
+        Spec(h, RESOLVED, d["O-sign"], "权台村", reg_wd=9, act_wd=9),
     ]
     for s in specs:
         s.act_wd = s.reg_wd if s.act_wd is None else s.act_wd
         s.sign_coop = bool(s.sign_coop)
+        if s.tpl is not None:
+            s.stages = list(lifecycle.HOME_SCRIPTS.get(s.tpl.key, ()))
     return specs
 
 
@@ -549,7 +631,10 @@ def _time(s: Spec, rng: random.Random, submit_wd: int, office_wd: int) -> None:
 
 def plan(seed: int = 2017) -> list[Spec]:
     """Every problem to make, in order (the story first). Pure: no database."""
-    return _home_plan() + _generated_plan(random.Random(seed))  # noqa: S311 - demo data
+    generated = _generated_plan(random.Random(seed))  # noqa: S311 - demo data
+    lifecycle.draw_paths(generated, seed, signed={SHEET_SIGNED, DESK_SIGNED, DEPT_SIGNED},
+                         ended={NOT_ACCEPT, MERGED}, resolved=RESOLVED)
+    return _home_plan() + generated
 
 
 # ------------------------------------------------------------------ the loader
@@ -559,10 +644,11 @@ def _dept_key(t: Tpl) -> str:
     return f"dept:{t.dept}"
 
 
-class _Loader:
+class _Loader(lifecycle.HandlingSteps):
     def __init__(self, seed: int):
         self.rng = random.Random(seed)  # noqa: S311 - demo data, not security
         self.today = clock.today()
+        self.days: dict[int, date] = {}  # working days ago → date (see day())
         self.units = {u.name: u for u in db.session.scalars(
             select(Unit).where(Unit.kind != UnitKind.village, Unit.is_active.is_(True)))}
         self.villages: dict[str, list[Unit]] = {}
@@ -572,9 +658,9 @@ class _Loader:
                 self.villages.setdefault(v.parent.name, []).append(v)
         self.categories = {c.name: c for c in db.session.scalars(select(Category))}
         accounts = load_extra_accounts()
-        named = {u.username: u for u in db.session.scalars(select(User).where(User.username.in_(
-            ["cadre", "grouplead", "town", "dept", "desk", "office"])))}
-        missing = {"cadre", "grouplead", "town", "dept", "desk", "office"} - set(named)
+        wanted = {"cadre", "grouplead", "town", "townlead", "dept", "deptlead", "desk", "office"}
+        named = {u.username: u for u in db.session.scalars(select(User).where(User.username.in_(wanted)))}
+        missing = wanted - set(named)
         if missing:
             raise RuntimeError(f"demo accounts missing: {sorted(missing)}; load the demo organisation first")
         self.users = {**accounts, **named}
@@ -584,6 +670,10 @@ class _Loader:
             self.staff[territory] = Staff(accounts[f"cadre-{slug}"], accounts[f"grouplead-{slug}"],
                                           accounts[f"town-{slug}"], names[territory][1])
         self.handlers = {u.unit.name: u for u in self.users.values() if u.role == Role.handler}
+        self.leaders = {u.unit.name: u for u in self.users.values() if u.role == Role.unit_leader}
+        self.meetings = {}  # script key → Meeting
+        self.written: list[str] = []  # stored evidence files (removed again if the load fails)
+        self.photo_seq = 0
         self.used: Counter[str] = Counter()
         self.per_day: Counter[date] = Counter()  # registrations per day
         self.office = named["office"]
@@ -593,19 +683,20 @@ class _Loader:
 
     def at(self, wd: int, hour: int, minute: int | None = None) -> datetime:
         """A UTC instant ``wd`` working days before today at ``hour`` local time."""
-        day = calendar.add_workdays(self.today, -max(1, wd))
+        day = self.day(max(1, wd))
         minute = self.rng.randint(0, 59) if minute is None else minute
         return datetime.combine(day, time(hour, minute), tzinfo=clock.LOCAL_TZ).astimezone(UTC)
 
     @contextmanager
     def stamped(self, when: datetime):
-        """Run operations now, then date the timeline events they wrote at ``when``."""
-        db.session.flush()
-        mark = db.session.scalar(select(func.max(ProblemEvent.id))) or 0
+        """Run operations now; the timeline events they write are dated ``when`` as they are
+        inserted (by :meth:`_date_event`, listening while :meth:`run` runs)."""
+        self.when = when
         yield
         db.session.flush()
-        db.session.execute(update(ProblemEvent).where(ProblemEvent.id > mark).values(created_at=when),
-                           execution_options={"synchronize_session": "fetch"})
+
+    def _date_event(self, _mapper, _connection, target: ProblemEvent) -> None:
+        target.created_at = self.when
 
     # -- choosing content
 
@@ -660,7 +751,7 @@ class _Loader:
             steps.append((when, len(steps), lambda: fn(*args, when)))
 
         for s in specs:
-            day = calendar.add_workdays(self.today, -max(1, s.reg_wd))
+            day = self.day(max(1, s.reg_wd))
             k = self.per_day[day]  # registrations of one day follow each other from 08:00
             self.per_day[day] += 1
             at(self.at(s.reg_wd, 8 + min(k // 5, 4), minute=(k % 5) * 12), self.register, s)
@@ -681,6 +772,8 @@ class _Loader:
                     for coop in s.coop:
                         if coop in self.handlers:
                             at(self.at(s.sign_wd, 17), self.sign, s, self.handlers[coop])
+            for st in s.stages:
+                at(self.at(st.wd, st.hour, st.minute), self.stage, s, st)
         submitted = {(s.territory, s.list_wd) for s in specs if s.fate in SUBMITTED_COHORT}
         for territory, list_wd in sorted(submitted):
             first = next(s for s in specs if s.territory == territory and s.list_wd == list_wd)
@@ -690,9 +783,14 @@ class _Loader:
     def run(self, specs: list[Spec]) -> None:
         for s in sorted(specs, key=lambda s: s.fate == MERGED):  # merged ones copy their target
             self.fill(s)
-        for when, _i, step in self.schedule(specs):
-            with self.stamped(when):
-                step()
+        listener = self._date_event
+        event.listen(ProblemEvent, "before_insert", listener)
+        try:
+            for when, _i, step in self.schedule(specs):
+                with self.stamped(when):
+                    step()
+        finally:
+            event.remove(ProblemEvent, "before_insert", listener)
 
     # -- the steps (each runs the real operation, then back-dates what it wrote)
 
@@ -775,8 +873,14 @@ class _Loader:
             ops.merge(p, group_lead, into=s.merge_into.problem,
                       reason=MERGE_REASON.format(number=s.merge_into.problem.number))
         else:
-            ops.resolve_on_spot(p, group_lead, triage=ops.Triage(Kind.individual, Level.town, Tier.immediate),
-                                result=s.tpl.result)
+            closure = ops.resolve_on_spot(p, group_lead, triage=ops.Triage(Kind.individual, Level.town,
+                                                                          Tier.immediate), result=s.tpl.result)
+            closure.requested_at = closure.leader_at = when
+            closure.completed_on = clock.local(when).date()
+            if s.territory == HOME:
+                self.attach_photos(s, group_lead, closure, lifecycle.ON_SPOT_PHOTOS.get(s.tpl.key, 0), when)
+        if p.reply_due is not None:  # not accepted or merged: the reply is owed from then on
+            p.reply_due = handling.reply_deadline(when)
         p.updated_at = when
 
     def add_to_list(self, s: Spec, when: datetime) -> None:
@@ -795,14 +899,34 @@ def has_demo_cases() -> bool:
     return bool(db.session.scalar(select(func.count()).select_from(Problem)))
 
 
+def documents_summary() -> dict[str, int]:
+    """How many of each handling document the database holds (for the loader's summary)."""
+    def count(model, *where):
+        return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+    return {
+        "task_books": count(TaskBook), "steps": count(TaskStep), "meetings": count(Meeting),
+        "extensions": count(Extension), "closures": count(Closure), "replies": count(Reply),
+        "evidence_files": count(Attachment, Attachment.kind == AttachmentKind.evidence),
+    }
+
+
 def load_demo_cases(seed: int = 2017) -> dict[str, int]:
-    """Make the demo problems (the caller commits); returns the number per status."""
+    """Make the demo problems (the caller commits); returns the number per status.
+
+    Evidence files written before a failure are removed again (the caller rolls back the rows).
+    """
     specs = plan(seed)
     loader = _Loader(seed)
-    loader.run(specs)
-    db.session.flush()
+    try:
+        loader.run(specs)
+        db.session.flush()
+    except BaseException:
+        uploads.remove(loader.written)
+        raise
     counts = {str(status): n for status, n in db.session.execute(
         select(Problem.status, func.count()).group_by(Problem.status))}
-    audit.record("demo.cases_loaded", detail={"seed": seed, "problems": len(specs), "statuses": counts})
+    audit.record("demo.cases_loaded", detail={"seed": seed, "problems": len(specs), "statuses": counts,
+                                              "documents": documents_summary()})
     return counts
 
