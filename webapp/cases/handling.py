@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm.attributes import flag_modified
 
 from ..accounts.models import User
 from ..accounts.roles import Role
@@ -80,6 +81,13 @@ def _note_event(problem: Problem, user, action: str, note: str | None, *, public
     audit.record(f"problem.{action}", obj=problem, user=user,
                  detail={"number": problem.number, "event": event.id, **(detail or {})})
     return event
+
+
+def _touch(problem: Problem) -> None:
+    """Move the problem's version even when nothing else of its row changes (and the clock
+    has not moved since the last write, e.g. frozen in tests): forms drawn before are stale."""
+    problem.updated_at = clock.now()
+    flag_modified(problem, "updated_at")
 
 
 def reply_deadline(start: datetime) -> date:
@@ -364,7 +372,7 @@ def request_extension(problem: Problem, user, *, new_deadline: date | None, reas
                     new_deadline=new_deadline, reason=reason.strip(), progress=progress.strip())
     db.session.add(ext)
     db.session.flush()
-    problem.updated_at = clock.now()  # the version moves: a second request is stale
+    _touch(problem)  # the version moves: a second request is stale
     _event(problem, user, "request_extension", problem.status, note=reason.strip(),
            detail={"extension": ext.id, "new_deadline": new_deadline.isoformat()})
     return ext
@@ -383,7 +391,7 @@ def decide_extension(problem: Problem, user, *, approve: bool, note: str | None 
     ext.decided_by_id, ext.decided_at, ext.decision_note = user.id, clock.now(), (note or "").strip() or None
     if approve:
         problem.deadline = ext.new_deadline
-    problem.updated_at = clock.now()
+    _touch(problem)
     _event(problem, user, "approve_extension" if approve else "reject_extension", problem.status,
            note=ext.decision_note, public=approve,
            detail={"extension": ext.id, "old": ext.old_deadline.isoformat(), "new": ext.new_deadline.isoformat()})
@@ -586,13 +594,15 @@ def reply(problem: Problem, user, *, method: ReplyMethod, replied_at: datetime |
                    status_at_reply=problem.status.value, created_at=now, client_token=token)
     db.session.add(record)
     db.session.flush()
-    problem.status = t.target
+    # Reopened: back to the unit with a fresh deadline; an on-the-spot solution back to triage.
+    problem.status = target_of(t, alternative=problem.lead_unit_id is None)
     problem.replied_at = now
     problem.reply_due = None
     if reopen:
         problem.reopen_count += 1
         problem.solved_at = None
-        problem.deadline = case_deadlines.handling_deadline(now, problem.tier) if problem.tier else problem.deadline
+        if problem.status == Status.in_progress and problem.tier:
+            problem.deadline = case_deadlines.handling_deadline(now, problem.tier)
     elif problem.status == Status.closed:
         problem.closed_at = now
     _event(problem, user, action.value, before, note=record.content, public=True,

@@ -158,8 +158,9 @@ class Transition:
     rel: frozenset[Rel]
     needs_reason: bool = False
     # Where a refusal leads when the normal target does not apply: a rejected *revision* of an
-    # approved task book goes back to 办理中 (the approved book stays in force); a rejected
-    # on-the-spot solution (no handling unit) goes back to 待研判. See :func:`target_of`.
+    # approved task book goes back to 办理中 (the approved book stays in force); a rejected (or, at
+    # the reply, reopened) on-the-spot solution (no handling unit) goes back to 待研判. See
+    # :func:`target_of`.
     alt_target: Status | None = None
 
 
@@ -210,7 +211,7 @@ TRANSITIONS |= {
     (S.pending_verification, A.reject_verification): T(S.in_progress, *ASSIGNER, needs_reason=True,
                                                        alt=S.registered),
     (S.signed_off, A.reply): T(S.closed, *REPLIER),
-    (S.signed_off, A.reply_reopen): T(S.in_progress, *REPLIER, needs_reason=True),
+    (S.signed_off, A.reply_reopen): T(S.in_progress, *REPLIER, needs_reason=True, alt=S.registered),
     (S.not_accepted, A.reply): T(S.not_accepted, *REPLIER),
     (S.merged, A.reply): T(S.merged, *REPLIER),
     (S.cannot_solve, A.reply): T(S.cannot_solve, *REPLIER),
