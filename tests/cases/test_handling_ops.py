@@ -526,3 +526,30 @@ def test_moot_actions(app):
     assert q.status == Status.closed and h.moot_actions(q) == {Action.reply_reopen}
     closures = db.session.scalars(select(Closure).where(Closure.problem_id == q.id)).all()
     assert [c.status for c in closures] == [ClosureStatus.verified]
+
+
+def test_a_waiting_extension_lapses_when_the_unit_asks_for_sign_off(app):
+    """Approving it after a reopen would otherwise set an old, earlier date."""
+    from webapp.cases.handling_models import Extension, RequestStatus
+
+    p = hf.in_progress()
+    town = f.user("town")
+    ext = h.request_extension(p, town, new_deadline=calendar.add_workdays(p.deadline, 5),
+                              reason="需协调资金", progress="已入户核实")
+    db.session.commit()
+    h.request_signoff(p, town, result="已解决", completed_on=clock.today(), evidence_count=0,
+                      no_evidence_reason="现场整改")
+    db.session.commit()
+    assert db.session.get(Extension, ext.id).status == RequestStatus.withdrawn
+    assert h.pending_extension(p) is None
+    # Back in progress (the leader sends the sign-off back): nothing old waits for a decision.
+    h.reject_signoff(p, f.user("townlead"), reason="证据不足")
+    db.session.commit()
+    assert Action.decide_extension in h.moot_actions(p)
+
+
+def test_a_cooperating_part_cannot_be_signed_for_once_the_problem_has_ended(app):
+    p = hf.closed(cooperating=("区民政局",))
+    with pytest.raises(ops.Conflict):
+        ops.sign_for(p, f.user("dept"))
+    db.session.rollback()

@@ -138,6 +138,15 @@ def pending_extension(problem: Problem) -> Extension | None:
         Extension.problem_id == problem.id, Extension.status == RequestStatus.pending))
 
 
+def _withdraw_extension(problem: Problem, user, why: str) -> None:
+    """A waiting extension request lapses when the unit ends its handling (sign-off, 暂难解决):
+    approving it later (say after a reopen) would set an old date."""
+    ext = pending_extension(problem)
+    if ext is not None:
+        ext.status = RequestStatus.withdrawn
+        ext.decided_by_id, ext.decided_at, ext.decision_note = user.id, clock.now(), why
+
+
 def moot_actions(problem: Problem) -> set[Action]:
     """Actions the table allows in this status that the rows make moot now (buttons hide them):
     deciding an extension when none waits, requesting one while one waits, replying when no
@@ -432,6 +441,7 @@ def request_signoff(problem: Problem, user, *, result: str, completed_on: date |
     )
     db.session.add(closure)
     db.session.flush()
+    _withdraw_extension(problem, user, str(_l("已申请销号，延期申请自动撤回。")))
     problem.status = t.target
     _event(problem, user, "request_signoff", before, note=closure.result, detail={"closure": closure.id})
     return closure
@@ -523,6 +533,7 @@ def request_cannot_solve(problem: Problem, user, *, reason_kind: CannotSolveReas
                       requested_by_id=user.id, requested_at=clock.now())
     db.session.add(closure)
     db.session.flush()
+    _withdraw_extension(problem, user, str(_l("已申请暂难解决，延期申请自动撤回。")))
     problem.status = t.target
     _event(problem, user, "request_cannot_solve", before, note=explanation,
            detail={"closure": closure.id, "reason": reason_kind.value})

@@ -209,6 +209,7 @@ class RequestStatus(enum.StrEnum):
     pending = "pending"
     approved = "approved"
     rejected = "rejected"
+    withdrawn = "withdrawn"  # the unit asked for sign-off or 暂难解决 while it waited
 
 
 class Extension(db.Model):

@@ -32,7 +32,7 @@ from .models import (
     UnitRole,
     Visit,
 )
-from .workflow import Action, Kind, Level, NotAllowed, Status, Tier, check
+from .workflow import HANDLING, Action, Kind, Level, NotAllowed, Status, Tier, check
 
 
 class Conflict(Exception):
@@ -452,6 +452,9 @@ def sign_for(problem, user, *, version=None) -> AssignmentUnit:
         raise NotAllowed(_l("您的单位不是此问题的承办单位。"))
     if part.status != PartStatus.pending:
         raise Conflict(_l("您的单位已经签收或退回了此问题。"))
+    if part.role == UnitRole.cooperating and problem.status not in HANDLING:
+        # A cooperating part is signed for while the lead unit handles the problem, not after.
+        raise Conflict(_l("问题当前状态为“%(s)s”，不能再签收配合任务。", s=problem.status.label))
     part.status = PartStatus.accepted
     part.signed_by_id = user.id
     part.signed_at = clock.now()

@@ -61,6 +61,7 @@ EXTENSION_STATUS_LABELS = {
     RequestStatus.pending: _l("待审批"),
     RequestStatus.approved: _l("已批准"),
     RequestStatus.rejected: _l("已驳回"),
+    RequestStatus.withdrawn: _l("已撤回"),
 }
 
 

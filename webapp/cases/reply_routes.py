@@ -169,6 +169,8 @@ def record(problem_id: int):
             version=form.version.data, token=token)
         if repeat:
             return _("这条回音已经记录过（重复提交），未再次记录。")
+        if record.reopened and problem.status == Status.registered:
+            return _("已记录回音。群众因实质性问题不满意，当场解决的问题已退回工作组重新研判交办。")
         if record.reopened:
             return _("已记录回音。群众因实质性问题不满意，问题已重新办理（第 %(n)d 次），新的办理时限 %(d)s。",
                      n=problem.reopen_count, d=problem.deadline.isoformat() if problem.deadline else "—")
