@@ -15,13 +15,14 @@ Timeline (Asia/Shanghai; the clock is moved with time-machine):
  A     signed off 2 Mar, reply 满意                             closed
  B     signed off 2 Mar, no reply                               signed_off
  C     暂难解决 approved 2 Mar, no reply                        cannot_solve
- D     in progress since 2 Mar                                  in_progress (overdue)
+ D     in progress since 2 Mar, extension of 2 days approved    in_progress (overdue)
  E     assigned 2 Mar, never signed for                         assigned (overdue)
  F     registered only                                          registered
  G     signed off 2 Mar, reply 基本满意                         closed
  H     signed off 2 Mar, reply 不满意 (substantive) → reopened  in_progress (overdue)
  I     暂难解决 2 Mar, reply 无法联系                           cannot_solve
- J     in progress 2 Mar, solved 1 Apr (after its deadline)     signed_off
+ J     in progress 2 Mar; 1 Apr sign-off sent back (退回重办),     signed_off
+       then solved (after its deadline)
  K     assigned 2 Mar, signed for 1 Apr (after 3 Mar limit)     accepted (overdue)
  N     not accepted 2 Mar, no reply                             not_accepted
  M     not accepted 2 Mar, reply 拒评                           not_accepted
@@ -39,7 +40,7 @@ from webapp.cases import categories
 from webapp.cases import handling as h
 from webapp.cases import operations as ops
 from webapp.cases.handling_models import CannotSolveReason, Verdict
-from webapp.core import clock
+from webapp.core import calendar, clock
 from webapp.core.extensions import db
 from webapp.stats.periods import Period
 
@@ -52,7 +53,8 @@ MARCH_1 = Period(date(2026, 3, 1), date(2026, 3, 15))
 LIVE = {
     "total": 14, "solved": 4, "in_progress": 4, "awaiting": 1, "overdue": 4, "cannot_solve": 3,
     "other_ended": 2, "on_time": 3, "signed": 10, "signed_on_time": 9, "owed": 9, "replied": 4,
-    "reopened": 2, "satisfied": 1, "basically": 1, "unsatisfied": 2, "unreachable": 1, "refused": 1,
+    "reopened": 2, "extended": 1, "reworked": 1,
+    "satisfied": 1, "basically": 1, "unsatisfied": 2, "unreachable": 1, "refused": 1,
 }
 LIVE_RATES = {"solve_rate": 28.6, "on_time_rate": 75.0, "sign_rate": 90.0, "reply_rate": 44.4,
               "satisfaction": 50.0, "reopen_rate": 50.0}
@@ -60,7 +62,8 @@ LIVE_RATES = {"solve_rate": 28.6, "on_time_rate": 75.0, "sign_rate": 90.0, "repl
 AS_OF_MARCH_15 = {
     "total": 14, "solved": 3, "in_progress": 5, "awaiting": 1, "overdue": 0, "cannot_solve": 3,
     "other_ended": 2, "on_time": 3, "signed": 9, "signed_on_time": 9, "owed": 8, "replied": 4,
-    "reopened": 2, "satisfied": 1, "basically": 1, "unsatisfied": 2, "unreachable": 1, "refused": 1,
+    "reopened": 2, "extended": 1, "reworked": 0,
+    "satisfied": 1, "basically": 1, "unsatisfied": 2, "unreachable": 1, "refused": 1,
 }
 AS_OF_RATES = {"solve_rate": 21.4, "on_time_rate": 100.0, "sign_rate": 100.0, "reply_rate": 50.0,
                "satisfaction": 50.0, "reopen_rate": 66.7}
@@ -97,6 +100,10 @@ def build(traveller, category: str) -> dict:
     p["B"] = hf.signed_off(**kw)
     p["C"] = hf.cannot_solve(**kw)
     p["D"] = hf.in_progress(**kw)
+    h.request_extension(p["D"], hf._lead_users(p["D"])[0], new_deadline=calendar.add_workdays(p["D"].deadline, 2),
+                        reason="需协调资金。", progress="已入户核实。")
+    h.decide_extension(p["D"], hf.assigner(p["D"]), approve=True)
+    db.session.commit()
     p["E"] = hf.assigned(**kw)
     p["F"] = f.register(**kw)
     p["G"] = hf.signed_off(**kw)
@@ -120,6 +127,12 @@ def build(traveller, category: str) -> dict:
     assert all(p[k].deadline < LATER_DAY for k in "DEHK"), "the quick-tier deadlines must have passed"
     assert p["K"].sign_for_deadline < LATER_DAY
     ops.sign_for(p["K"], f.user("town"))
+    db.session.commit()
+    handler, leader = hf._lead_users(p["J"])
+    h.request_signoff(p["J"], handler, result="已办结。", completed_on=clock.today(), evidence_count=0,
+                      no_evidence_reason="现场整改。")
+    h.approve_signoff(p["J"], leader)
+    h.reject_verification(p["J"], hf.assigner(p["J"]), reason="现场核实仍未修好。")
     db.session.commit()
     solve(p["J"])
     return p

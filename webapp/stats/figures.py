@@ -24,6 +24,8 @@ What is counted (per problem unless told otherwise):
 - ``satisfied`` … ``refused``: callbacks (``Reply`` rows) by verdict; every callback counts,
   including an unsatisfied one that reopened the problem.
 - ``reopened``: problems reopened at least once after an unsatisfied reply (``reopen_count > 0``).
+- ``extended``: problems with an approved extension (延期); ``reworked``: problems whose sign-off
+  the assigner sent back at least once (退回重办) — both counted against the lead unit.
 
 Rates (percent, one decimal; None when the denominator is 0): solve = solved/total; on time =
 on_time/solved; sign-for = signed_on_time/signed; reply = replied/owed; satisfaction =
@@ -46,7 +48,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from ..cases.access import UNIT_ROLES, scope
-from ..cases.handling_models import Reply, Verdict
+from ..cases.handling_models import Closure, ClosureStatus, Extension, Reply, RequestStatus, Verdict
 from ..cases.models import Category, Problem, ProblemEvent
 from ..cases.workflow import HANDLING, OWES_REPLY, SOLVED, TRIAGE, Action, Status
 from ..core import clock
@@ -86,7 +88,7 @@ OTHER_ENDED = frozenset({Status.not_accepted, Status.merged})
 OWED = OWES_REPLY | {Status.closed}
 VERDICTS = tuple(v.value for v in Verdict)
 COUNTS = ("total", "solved", "in_progress", "awaiting", "overdue", "cannot_solve", "other_ended", "on_time",
-          "signed", "signed_on_time", "owed", "replied", "reopened", *VERDICTS)
+          "signed", "signed_on_time", "owed", "replied", "reopened", "extended", "reworked", *VERDICTS)
 # rate name → (numerator counts, denominator counts)
 RATES = {
     "solve_rate": (("solved",), ("total",)),
@@ -186,6 +188,25 @@ class AsOf:
                 .join(self.last, self.last.id == self.agg.c.last_id))
 
 
+def _extended(src):
+    """The problem's deadline was moved by an approved extension (延期, counted per problem)."""
+    q = select(Extension.id).where(Extension.problem_id == Problem.id, Extension.status == RequestStatus.approved)
+    end = getattr(src, "end", None)
+    if end is not None:
+        q = q.where(Extension.decided_at < end)
+    return q.exists()
+
+
+def _reworked(src):
+    """The assigner sent a sign-off back at least once (退回重办: counted against the unit)."""
+    q = select(Closure.id).where(Closure.problem_id == Problem.id,
+                                 Closure.status == ClosureStatus.verification_rejected)
+    end = getattr(src, "end", None)
+    if end is not None:
+        q = q.where(Closure.verified_at < end)
+    return q.exists()
+
+
 def _callbacks(src):
     """Callbacks per problem by verdict (at most one row per problem, for an outer join)."""
     counts = [func.count().filter(Reply.verdict == Verdict(v)).label(v) for v in VERDICTS]
@@ -217,6 +238,8 @@ def _columns(src, callbacks) -> list:
         n(owed, "owed"),
         n(and_(owed, src.replied), "replied"),
         n(src.reopened, "reopened"),
+        n(_extended(src), "extended"),
+        n(_reworked(src), "reworked"),
         *[func.coalesce(func.sum(callbacks.c[v]), 0).label(v) for v in VERDICTS],
     ]
 
