@@ -434,3 +434,22 @@ def test_panel_shows_cooperating_parts_to_whoever_sees_the_problem(login_as, mon
     db.session.commit()
     page = text(login_as("dept").get(f"/cases/{p.id}"))
     assert f'href="/cases/{p.id}/part-feedback"' in page
+
+
+def test_a_double_submitted_progress_report_is_recorded_once(login_as, monday):
+    p = hf.in_progress()
+    b = login_as("town")
+    page = text(b.get(f"/cases/{p.id}/progress"))
+    token = re.search(r'name="token" type="hidden" value="([0-9a-f]{32})"|name="token" value="([0-9a-f]{32})"',
+                      page)
+    token = next(g for g in token.groups() if g)
+    data = {"text": "已入户核实。", "token": token}
+    first = b.post(f"/cases/{p.id}/progress", {**data, "files": [(io.BytesIO(png_bytes()), "现场.png")]},
+                   content_type="multipart/form-data")
+    again = b.post(f"/cases/{p.id}/progress", {**data, "files": [(io.BytesIO(png_bytes()), "现场.png")]},
+                   content_type="multipart/form-data")
+    assert first.status_code == again.status_code == 302
+    assert len(events(p, "progress")) == 1 and len(upload_files()) == 1
+    assert "重复提交" in text(b.get(f"/cases/{p.id}"))
+    # A new form draws a new token: a second report of the same words is a report of its own.
+    assert token not in text(b.get(f"/cases/{p.id}/progress"))

@@ -71,11 +71,19 @@ def _check(problem: Problem, action: Action, user, version, reason: str | None =
     return t
 
 
-def _note_event(problem: Problem, user, action: str, note: str | None, *, public=False, detail=None) -> ProblemEvent:
+def replayed(token: str | None) -> ProblemEvent | None:
+    """The timeline entry a form with this client token already made (a double submit)."""
+    if not token:
+        return None
+    return db.session.scalar(select(ProblemEvent).where(ProblemEvent.client_token == token))
+
+
+def _note_event(problem: Problem, user, action: str, note: str | None, *, public=False, detail=None,
+                token: str | None = None) -> ProblemEvent:
     """A timeline entry that does not move the status (progress, notes, steps, feedback)."""
     event = ProblemEvent(problem=problem, created_at=clock.now(), user_id=user.id, unit_id=user.unit_id,
                          action=action, from_status=problem.status, to_status=problem.status, note=note,
-                         is_public=public)
+                         is_public=public, client_token=token or None)
     db.session.add(event)
     db.session.flush()
     audit.record(f"problem.{action}", obj=problem, user=user,
@@ -325,24 +333,31 @@ def tick_step(problem: Problem, user, step: TaskStep, *, note: str) -> ProblemEv
                        detail={"step": step.id})
 
 
-def record_progress(problem: Problem, user, *, text: str, public: bool) -> ProblemEvent:
-    """报送进展: a progress update; ``public`` ones may be told to the resident."""
+def record_progress(problem: Problem, user, *, text: str, public: bool, token: str | None = None) -> ProblemEvent:
+    """报送进展: a progress update; ``public`` ones may be told to the resident. The same
+    ``token`` returns the entry already made."""
+    if (done := replayed(token)) is not None:
+        return done
     check_activity(Activity.progress, problem.status, user.role, relations(user, problem))
     if not (text or "").strip():
         raise Invalid(_l("请填写进展情况。"))
-    return _note_event(problem, user, "progress", text.strip(), public=public)
+    return _note_event(problem, user, "progress", text.strip(), public=public, token=token)
 
 
-def add_note(problem: Problem, user, *, text: str) -> ProblemEvent:
+def add_note(problem: Problem, user, *, text: str, token: str | None = None) -> ProblemEvent:
     """内部备注: for those who work on the problem, never shown to the resident."""
+    if (done := replayed(token)) is not None:
+        return done
     check_activity(Activity.note, problem.status, user.role, relations(user, problem))
     if not (text or "").strip():
         raise Invalid(_l("请填写备注内容。"))
-    return _note_event(problem, user, "note", text.strip(), public=False)
+    return _note_event(problem, user, "note", text.strip(), public=False, token=token)
 
 
-def part_feedback(problem: Problem, user, *, text: str, done: bool) -> ProblemEvent:
+def part_feedback(problem: Problem, user, *, text: str, done: bool, token: str | None = None) -> ProblemEvent:
     """A cooperating unit reports on its own part (配合单位反馈); ``done`` closes the part."""
+    if (replay := replayed(token)) is not None:
+        return replay
     check_activity(Activity.part_feedback, problem.status, user.role, relations(user, problem))
     part = unit_part(user, problem)
     if not (text or "").strip():
@@ -353,7 +368,7 @@ def part_feedback(problem: Problem, user, *, text: str, done: bool) -> ProblemEv
     if done:
         part.status = PartStatus.done
     return _note_event(problem, user, "part_feedback", text.strip(),
-                       detail={"unit": part.unit.name, "done": done})
+                       detail={"unit": part.unit.name, "done": done}, token=token)
 
 
 # ---------------------------------------------------------------- extensions (延期)

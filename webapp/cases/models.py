@@ -324,6 +324,8 @@ class ProblemEvent(db.Model):
     note: Mapped[str | None] = mapped_column(Text)
     # Shown to the resident on the receipt page only when True (internal notes stay internal).
     is_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Progress, notes and feedback sent from a form: the same submission is recorded once.
+    client_token: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     problem: Mapped[Problem] = relationship(back_populates="events")
     user: Mapped[User | None] = relationship()

@@ -5,10 +5,12 @@ keeps the input). The extension forms carry the problem's ``version`` (optimisti
 work that does not move the status (progress, notes, feedback) does not conflict with others.
 """
 
+import uuid
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import BooleanField, IntegerField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.validators import AnyOf, Length, StopValidation
 from wtforms.widgets import HiddenInput
 
@@ -27,7 +29,18 @@ def _text(label, needed, max_len=TEXT_MAX):
         Needed(needed), Length(max=max_len, message=_l("最多 %(max)d 个字。", max=max_len))])
 
 
-class ProgressForm(FlaskForm):
+class _Tokened(FlaskForm):
+    """A client token drawn with the form: a double submit is recorded once."""
+
+    token = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.token.data:
+            self.token.data = uuid.uuid4().hex
+
+
+class ProgressForm(_Tokened):
     """报送进展 (the lead unit)."""
 
     text = _text(_l("进展情况"), _l("请填写进展情况。"))
@@ -35,13 +48,13 @@ class ProgressForm(FlaskForm):
     files = MultipleFileField(_l("附件（照片或 PDF，可选）"))
 
 
-class NoteForm(FlaskForm):
+class NoteForm(_Tokened):
     """内部备注 (anyone working on the problem; never shown to the resident)."""
 
     text = _text(_l("备注内容"), _l("请填写备注内容。"))
 
 
-class PartFeedbackForm(FlaskForm):
+class PartFeedbackForm(_Tokened):
     """配合单位反馈: a cooperating unit reports on its own part."""
 
     text = _text(_l("配合办理情况"), _l("请填写配合办理情况。"))

@@ -164,7 +164,10 @@ def update(problem_id: int):
     written: list[str] = []
 
     def work():
-        event = handling.record_progress(problem, current_user, text=form.text.data, public=bool(form.is_public.data))
+        if handling.replayed(form.token.data) is not None:
+            return _("这份材料刚刚已经提交过（重复提交），未再次记录。")
+        event = handling.record_progress(problem, current_user, text=form.text.data, public=bool(form.is_public.data),
+                                         token=form.token.data)
         pages.store_files(problem, current_user, checked, kind=AttachmentKind.progress, written=written, event=event)
         message = _("已报送进展，群众可以获知。") if event.is_public else _("已报送进展（仅内部可见）。")
         if checked:
@@ -196,7 +199,9 @@ def note(problem_id: int):
         return _note_page(problem, form)
 
     def work():
-        handling.add_note(problem, current_user, text=form.text.data)
+        if handling.replayed(form.token.data) is not None:
+            return _("这份材料刚刚已经提交过（重复提交），未再次记录。")
+        handling.add_note(problem, current_user, text=form.text.data, token=form.token.data)
         return _("已添加内部备注。")
 
     return pages.perform(problem_id, work, lambda p, **kw: _note_page(p, form, **kw))
@@ -234,7 +239,9 @@ def part_feedback(problem_id: int):
 
     def work():
         done = bool(form.done.data)
-        event = handling.part_feedback(problem, current_user, text=form.text.data, done=done)
+        if handling.replayed(form.token.data) is not None:
+            return _("这份材料刚刚已经提交过（重复提交），未再次记录。")
+        event = handling.part_feedback(problem, current_user, text=form.text.data, done=done, token=form.token.data)
         pages.store_files(problem, current_user, checked, kind=AttachmentKind.progress, written=written, event=event)
         message = _("已报告本单位配合任务完成。") if done else _("已报送本单位的配合办理情况。")
         if checked:
