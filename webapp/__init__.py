@@ -101,6 +101,7 @@ def _register_blueprints(app: Flask) -> None:
     from .core.health import bp as health_bp
     from .org.routes import bp as org_bp
     from .stats.routes import bp as stats_bp
+    from .supervision.routes import bp as supervision_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(accounts_bp)
@@ -121,6 +122,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(replies_bp)
     app.register_blueprint(receipt_bp)
     app.register_blueprint(stats_bp)
+    app.register_blueprint(supervision_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -73,6 +73,8 @@ EVENT_LABELS = {
     "meeting_cancelled": _l("会议取消"),
     "approve_extension": _l("批准延期"),
     "reject_extension": _l("驳回延期"),
+    "remind": _l("催办"),
+    "notice": _l("通报"),
 }
 
 PART_STATUS_LABELS = {
