@@ -30,8 +30,8 @@
       o.yAxis = [{ type: "value", minInterval: 1 },
                  { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } }];
       o.series = [
-        { name: d.names[0], type: "bar", data: d.registered, itemStyle: { color: GREY } },
-        { name: d.names[1], type: "bar", data: d.solved, itemStyle: { color: BLUE } },
+        { name: d.names[0], type: "bar", barMaxWidth: 28, data: d.registered, itemStyle: { color: GREY } },
+        { name: d.names[1], type: "bar", barMaxWidth: 28, data: d.solved, itemStyle: { color: BLUE } },
         { name: d.names[2], type: "line", yAxisIndex: 1, data: d.rate, itemStyle: { color: RED }, connectNulls: true }
       ];
       return o;
@@ -42,7 +42,7 @@
       o.grid.top = 8;
       o.xAxis = { type: "value", minInterval: 1 };
       o.yAxis = { type: "category", data: d.labels.slice().reverse() };
-      o.series = [{ name: d.names[0], type: "bar", data: d.values.slice().reverse(), itemStyle: { color: RED } }];
+      o.series = [{ name: d.names[0], type: "bar", barMaxWidth: 28, data: d.values.slice().reverse(), itemStyle: { color: RED } }];
       return o;
     },
     categories: function (d) {
@@ -50,8 +50,8 @@
       o.xAxis = { type: "category", data: d.labels, axisLabel: { interval: 0, rotate: d.labels.length > 6 ? 30 : 0 } };
       o.yAxis = { type: "value", minInterval: 1 };
       o.series = [
-        { name: d.names[0], type: "bar", data: d.total, itemStyle: { color: GREY } },
-        { name: d.names[1], type: "bar", data: d.solved, itemStyle: { color: BLUE } }
+        { name: d.names[0], type: "bar", barMaxWidth: 28, data: d.total, itemStyle: { color: GREY } },
+        { name: d.names[1], type: "bar", barMaxWidth: 28, data: d.solved, itemStyle: { color: BLUE } }
       ];
       return o;
     }
