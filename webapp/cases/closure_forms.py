@@ -15,16 +15,13 @@ from wtforms import HiddenField, IntegerField, RadioField, SelectChoice, TextAre
 from wtforms.validators import AnyOf, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
+from .fields import strip as _strip
 from .handling_models import CannotSolveReason
 from .triage_forms import LocalDateField, Needed
 from .workflow import Action
 
 TEXT_MAX = 2000
 NOTE_MAX = 1000
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 class _Versioned(FlaskForm):

@@ -9,15 +9,12 @@ from wtforms.widgets import HiddenInput
 
 from ..core.extensions import db
 from ..org.models import HANDLING, TERRITORIAL, Unit, UnitKind
+from .fields import strip as _strip
 from .models import Category
 from .queries import SORTS
 from .workflow import Status, Tier
 
 RETURN_REASON_MIN = 5
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 class ActionForm(FlaskForm):

@@ -28,6 +28,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from ..core import clock
+from .fields import int_or_none as _int_or_none
 from .models import HouseholdKind
 
 _SPACES = re.compile(r"[\s\u3000]+")
@@ -96,15 +97,6 @@ def _id_check(form, field):
     if normal is None:
         raise ValidationError(_("身份证号码不正确：应为18位，出生日期和最后一位校验码须有效。"))
     field.data = normal
-
-
-def _int_or_none(value):
-    if value in (None, "", "None"):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class LocalDateField(DateField):

@@ -31,6 +31,8 @@ from ..core.clock import LOCAL_TZ
 from ..org.forms import MultiCheckboxField
 from ..org.models import TERRITORIAL, UnitKind
 from ..org.queries import active_units_of
+from .fields import int_or_none as _int_or_none
+from .fields import strip as _strip
 from .handling import MAX_STEPS
 from .handling_models import MeetingKind
 from .triage_forms import LocalDateField, Needed, new_token
@@ -40,19 +42,6 @@ REASON_MAX = 500
 MIN_DECISION_ROWS = 4
 MAX_DECISION_ROWS = MAX_STEPS
 INVITABLE = TERRITORIAL | {UnitKind.department, UnitKind.desk}
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-def _int_or_none(value):
-    if value in (None, "", "None"):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class Filled(Needed):

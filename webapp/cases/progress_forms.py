@@ -14,14 +14,11 @@ from wtforms import BooleanField, HiddenField, IntegerField, StringField, TextAr
 from wtforms.validators import AnyOf, Length, StopValidation
 from wtforms.widgets import HiddenInput
 
+from .fields import strip as _strip
 from .triage_forms import LocalDateField, Needed
 
 TEXT_MAX = 2000
 REASON_MAX = 1000
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 def _text(label, needed, max_len=TEXT_MAX):

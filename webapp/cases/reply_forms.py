@@ -16,6 +16,7 @@ from wtforms.fields import DateTimeLocalField
 from wtforms.validators import AnyOf, Length, StopValidation
 
 from ..core import clock
+from .fields import strip as _strip
 from .handling_models import ReplyMethod, Verdict
 from .triage_forms import Needed, _Versioned
 
@@ -23,10 +24,6 @@ CONTENT_MAX = 2000
 WORDS_MAX = 1000
 RECEIPT_LENGTH = 10
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 class LocalDateTimeField(DateTimeLocalField):

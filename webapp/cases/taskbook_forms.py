@@ -19,6 +19,8 @@ from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAre
 from wtforms.validators import AnyOf, Length, Optional, StopValidation
 from wtforms.widgets import HiddenInput
 
+from .fields import int_or_none as _int_or_none
+from .fields import strip as _strip
 from .handling import MAX_STEPS
 from .triage_forms import LocalDateField, Needed
 
@@ -26,19 +28,6 @@ TEXT_MAX = 4000
 NOTE_MAX = 1000
 TITLE_MAX = 255
 MIN_ROWS = 5  # empty rows drawn for a new roadmap
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-def _int_or_none(value):
-    if value in (None, "", "None"):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class _Versioned(FlaskForm):

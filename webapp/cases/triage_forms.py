@@ -31,24 +31,13 @@ from ..core.settings import get_settings
 from ..org.forms import MultiCheckboxField, unit_choices
 from ..org.models import TERRITORIAL, UnitKind
 from ..org.queries import active_units_of
+from .fields import int_or_none as _int_or_none
+from .fields import strip as _strip
 from .models import Category
 from .workflow import Kind, Level, Tier
 
 REASON_MAX = 500
 TEXT_MAX = 1000
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-def _int_or_none(value):
-    if value in (None, "", "None"):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 class Needed:
