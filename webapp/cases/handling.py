@@ -56,6 +56,7 @@ from .workflow import (
     Status,
     check,
     check_activity,
+    may_do,
     target_of,
 )
 
@@ -315,6 +316,13 @@ def reject_plan(problem: Problem, user, *, reason: str, version=None) -> TaskBoo
     return book
 
 
+def may_tick_step(user, problem: Problem, step: TaskStep, rels=None) -> bool:
+    """The workflow's rule for ticking steps, and the step's: its own unit, or the lead unit for any."""
+    rels = relations(user, problem) if rels is None else rels
+    return may_do(Activity.tick_step, problem.status, user.role, rels) and \
+        (step.unit_id == user.unit_id or user.unit_id == problem.lead_unit_id)
+
+
 def tick_step(problem: Problem, user, step: TaskStep, *, note: str) -> ProblemEvent:
     """完成步骤: a step of the book in force is done (its unit, or the lead unit for any step)."""
     rels = relations(user, problem)
@@ -322,7 +330,7 @@ def tick_step(problem: Problem, user, step: TaskStep, *, note: str) -> ProblemEv
     book = book_in_force(problem)
     if book is None or step.task_book_id != book.id:
         raise Invalid(_l("只能完成正在执行的任务书中的步骤。"))
-    if step.unit_id != user.unit_id and user.unit_id != problem.lead_unit_id:
+    if not may_tick_step(user, problem, step, rels):
         raise NotAllowed(_l("这一步由%(unit)s负责。", unit=step.unit.name))
     if step.done_at is not None:
         raise Conflict(_l("这一步已经由%(name)s标记完成。", name=step.done_by.full_name if step.done_by else ""))

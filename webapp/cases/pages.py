@@ -25,10 +25,19 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..core.extensions import db
 from . import operations as ops
 from . import queries, uploads
-from .access import get_problem_or_404, scope
+from .access import get_problem_or_404, relations, scope
 from .handling import BookInvalid
 from .models import Problem
-from .workflow import Action, NotAllowed, transition
+from .workflow import (
+    ACTIVITIES,
+    Action,
+    Activity,
+    NotAllowed,
+    Status,
+    check,
+    check_activity,
+    transition,
+)
 
 
 def load(problem_id: int, *, for_update: bool = False) -> Problem:
@@ -46,6 +55,25 @@ def reload(problem_id: int) -> Problem:
     if problem is None:
         abort(404)
     return problem
+
+
+def refusal(problem: Problem, what: Action | Activity) -> tuple[int, str] | None:
+    """None when the workflow lets the user do ``what`` now; else (HTTP code, message):
+    409 when the problem's status does not allow it (any more), 403 when the user has no right."""
+    user = current_user
+    rels = relations(user, problem)
+    try:
+        if isinstance(what, Action):
+            check(problem.status, what, user.role, rels)
+        else:
+            check_activity(what, problem.status, user.role, rels)
+    except NotAllowed as exc:
+        if isinstance(what, Action):
+            moved_on = transition(problem.status, what) is None
+        else:
+            moved_on = Status(problem.status) not in ACTIVITIES[what].statuses
+        return (409 if moved_on else 403), str(exc)
+    return None
 
 
 def done(problem_id: int, message: str, category: str = "success"):

@@ -35,16 +35,10 @@ from .progress_forms import (
     ProgressForm,
 )
 from .workflow import (
-    ACTIVITIES,
     Action,
     Activity,
-    NotAllowed,
-    Status,
-    check,
-    check_activity,
     may,
     may_do,
-    transition,
 )
 
 bp = Blueprint("progress", __name__)
@@ -66,25 +60,6 @@ EXTENSION_STATUS_LABELS = {
 
 
 # ---------------------------------------------------------------- shared
-
-
-def refusal(problem: Problem, what: Action | Activity) -> tuple[int, str] | None:
-    """None when the workflow lets the user do ``what`` now; else (HTTP code, message):
-    409 when the problem's status does not allow it (any more), 403 when the user has no right."""
-    user = current_user
-    rels = relations(user, problem)
-    try:
-        if isinstance(what, Action):
-            check(problem.status, what, user.role, rels)
-        else:
-            check_activity(what, problem.status, user.role, rels)
-    except NotAllowed as exc:
-        if isinstance(what, Action):
-            moved_on = transition(problem.status, what) is None
-        else:
-            moved_on = Status(problem.status) not in ACTIVITIES[what].statuses
-        return (409 if moved_on else 403), str(exc)
-    return None
 
 
 def _unsaved(form) -> list[tuple[str, str]]:
@@ -114,7 +89,7 @@ def _page(template: str, problem: Problem, what, form, *, title, status=200, err
           can_send: bool = True, **ctx):
     """Draw a form page: the problem, the form (or, when it cannot be sent, what the user typed)."""
     error = _apply_field_errors(form, field_errors) or error
-    refused = refusal(problem, what)
+    refused = pages.refusal(problem, what)
     allowed = refused is None
     if not allowed:
         if error is None:
@@ -152,7 +127,7 @@ def update(problem_id: int):
         return _progress_page(pages.load(problem_id), ProgressForm(formdata=None))
     problem = _load_for_post(problem_id)
     form = ProgressForm()
-    refused = refusal(problem, Activity.progress)
+    refused = pages.refusal(problem, Activity.progress)
     if refused:
         return _progress_page(problem, form, status=refused[0], error=refused[1])
     ok = form.validate_on_submit()
@@ -192,7 +167,7 @@ def note(problem_id: int):
         return _note_page(pages.load(problem_id), NoteForm(formdata=None))
     problem = _load_for_post(problem_id)
     form = NoteForm()
-    refused = refusal(problem, Activity.note)
+    refused = pages.refusal(problem, Activity.note)
     if refused:
         return _note_page(problem, form, status=refused[0], error=refused[1])
     if not form.validate_on_submit():
@@ -226,7 +201,7 @@ def part_feedback(problem_id: int):
         return _feedback_page(pages.load(problem_id), PartFeedbackForm(formdata=None))
     problem = _load_for_post(problem_id)
     form = PartFeedbackForm()
-    refused = refusal(problem, Activity.part_feedback)
+    refused = pages.refusal(problem, Activity.part_feedback)
     if refused:
         return _feedback_page(problem, form, status=refused[0], error=refused[1])
     ok = form.validate_on_submit()
@@ -284,7 +259,7 @@ def extension(problem_id: int):
         return _extension_page(problem, ExtensionForm(formdata=None, data={"version": problem.version}))
     problem = _load_for_post(problem_id)
     form = ExtensionForm()
-    refused = refusal(problem, Action.request_extension)
+    refused = pages.refusal(problem, Action.request_extension)
     if refused:
         return _extension_page(problem, form, status=refused[0], error=refused[1])
     if not form.validate_on_submit():
@@ -335,7 +310,7 @@ def extension_decision(problem_id: int):
         return _decision_page(problem, ExtensionDecisionForm(formdata=None, data={"version": problem.version}))
     problem = _load_for_post(problem_id)
     form = ExtensionDecisionForm()
-    refused = refusal(problem, Action.decide_extension)
+    refused = pages.refusal(problem, Action.decide_extension)
     if refused:
         return _decision_page(problem, form, status=refused[0], error=refused[1])
     if not form.validate_on_submit():

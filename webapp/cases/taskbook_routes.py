@@ -32,12 +32,9 @@ from .workflow import (
     ACTIVITIES,
     Action,
     Activity,
-    NotAllowed,
     Status,
-    check,
     may,
     may_do,
-    transition,
 )
 
 bp = Blueprint("taskbook", __name__)
@@ -88,19 +85,7 @@ def _unit_leader_name(problem: Problem) -> str:
 def may_tick(user, problem: Problem, step: TaskStep, rels=None) -> bool:
     """The workflow's rule for ticking a step, and ``handling.tick_step``'s unit rule: the step's
     own unit, or the lead unit for any step."""
-    rels = relations(user, problem) if rels is None else rels
-    return (may_do(Activity.tick_step, problem.status, user.role, rels)
-            and (step.unit_id == user.unit_id or user.unit_id == problem.lead_unit_id))
-
-
-def _refusal(problem: Problem, action: Action) -> tuple[int, str] | None:
-    """Why the user may not take ``action`` now: (409, …) when the status does not allow it
-    (someone moved the problem on), (403, …) when the table refuses this actor; else None."""
-    try:
-        check(problem.status, action, current_user.role, relations(current_user, problem))
-    except NotAllowed as exc:
-        return (409 if transition(problem.status, action) is None else 403), str(exc)
-    return None
+    return handling.may_tick_step(user, problem, step, rels)
 
 
 def _tick_refusal(problem: Problem, step: TaskStep) -> tuple[int, str] | None:
@@ -196,7 +181,7 @@ def edit(problem_id: int):
     """提交任务书 (accepted, also after a rejection) or 修订任务书 (in progress)."""
     if request.method == "GET":
         problem = pages.load(problem_id)
-        refused = _refusal(problem, _edit_action(problem))
+        refused = pages.refusal(problem, _edit_action(problem))
         if refused and refused[0] == 403:
             abort(403, description=refused[1])
         form = TaskBookForm(formdata=None)
@@ -223,12 +208,12 @@ def edit(problem_id: int):
         steps_error = (field_errors or {}).get("steps")
         if status == 409:
             form.version.data = p.version  # they have now seen the current state
-        can_act = _refusal(p, _edit_action(p)) is None
+        can_act = pages.refusal(p, _edit_action(p)) is None
         page_rows = padded(rows, at_least=max(drawn, 5), extra=1 if adding and status == 200 else 0)
         return _edit_page(p, form, page_rows, status=status, error=error, can_act=can_act,
                           unsaved=not can_act, steps_error=steps_error)
 
-    refused = _refusal(problem, action)
+    refused = pages.refusal(problem, action)
     if refused:
         return rerender(problem, status=refused[0], error=refused[1])
     if adding:  # 再加一步: the same form with one more row, nothing saved
@@ -294,7 +279,7 @@ def _review_page(problem: Problem, form: ReviewForm, *, status: int = 200, error
     books = all_books(problem)
     book = next((b for b in books if b.status == BookStatus.submitted), None)
     in_force = next((b for b in books if b.status == BookStatus.approved), None)
-    can_act = book is not None and _refusal(problem, Action.approve_plan) is None
+    can_act = book is not None and pages.refusal(problem, Action.approve_plan) is None
     marks, dropped = _step_marks(in_force, book) if book and in_force else ({}, [])
     if open_section not in ("approve_plan", "reject_plan"):
         open_section = "approve_plan"
@@ -325,7 +310,7 @@ def review(problem_id: int):
     requested = request.values.get("action")
     if request.method == "GET":
         problem = pages.load(problem_id)
-        refused = _refusal(problem, Action.approve_plan)
+        refused = pages.refusal(problem, Action.approve_plan)
         if refused and refused[0] == 403:
             abort(403, description=refused[1])
         form = ReviewForm(formdata=None, data={"version": problem.version})
@@ -346,7 +331,7 @@ def review(problem_id: int):
             form.version.data = p.version
         return _review_page(p, form, status=status, error=error, open_section=action.value)
 
-    refused = _refusal(problem, action)
+    refused = pages.refusal(problem, action)
     if refused:
         return rerender(problem, status=refused[0], error=refused[1])
     if not form.validate():
