@@ -39,7 +39,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .cases import handling_models as _handling_models  # noqa: F401 - handling tables
     from .cases import models as _case_models  # noqa: F401 - case tables, for migrations
     from .core import calendar, settings  # noqa: F401 - core tables (working-day overrides, settings)
+    from .integrity import models as _integrity_models  # noqa: F401 - flags, spot checks, 问责
     from .stats import reports as _stats_reports  # noqa: F401 - half-month reports table
+    from .supervision import models as _supervision_models  # noqa: F401 - 督办单, agendas
 
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     csrf.init_app(app)
@@ -99,8 +101,13 @@ def _register_blueprints(app: Flask) -> None:
     from .cases.taskbook_routes import bp as taskbook_bp
     from .cases.triage import bp as triage_bp
     from .core.health import bp as health_bp
+    from .integrity.accountability_routes import bp as accountability_bp
+    from .integrity.routes import bp as integrity_bp
+    from .integrity.spotcheck_routes import bp as spotchecks_bp
     from .org.routes import bp as org_bp
     from .stats.routes import bp as stats_bp
+    from .supervision.agenda_routes import bp as agendas_bp
+    from .supervision.notice_routes import bp as notices_bp
     from .supervision.routes import bp as supervision_bp
 
     app.register_blueprint(health_bp)
@@ -123,6 +130,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(receipt_bp)
     app.register_blueprint(stats_bp)
     app.register_blueprint(supervision_bp)
+    app.register_blueprint(notices_bp)
+    app.register_blueprint(agendas_bp)
+    app.register_blueprint(integrity_bp)
+    app.register_blueprint(spotchecks_bp)
+    app.register_blueprint(accountability_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -9,9 +9,11 @@ from .core.extensions import db
 
 
 def register_cli(app: Flask) -> None:
+    from .integrity import cli as integrity_cli
     from .supervision import cli as supervision_cli
 
     app.cli.add_command(supervision_cli)
+    app.cli.add_command(integrity_cli)
 
     @app.cli.command("setup")
     @click.option("--demo/--no-demo", default=True, help="Load demo data into an empty database.")

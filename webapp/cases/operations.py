@@ -52,6 +52,7 @@ NUMBER_FORMATS = {
     "office": "贾走访统交〔{year}〕{seq:04d}号",
     "list": "贾走访清〔{year}〕{seq:04d}号",
     "meeting": "贾走访会〔{year}〕{seq:04d}号",
+    "notice": "贾走访督〔{year}〕{seq:04d}号",
 }
 
 

@@ -234,6 +234,7 @@ class Activity(enum.StrEnum):
     tick_step = "tick_step"  # 完成路线图步骤
     part_feedback = "part_feedback"  # a cooperating unit's feedback on its part
     convene = "convene"  # put the problem on a joint meeting's agenda
+    supervise = "supervise"  # issue a 督办单 to the lead unit (谁交办谁跟踪, or the office)
 
     @property
     def label(self):
@@ -246,6 +247,7 @@ ACTIVITY_LABELS = {
     Activity.tick_step: _l("完成步骤"),
     Activity.part_feedback: _l("配合单位反馈"),
     Activity.convene: _l("召集协商会办"),
+    Activity.supervise: _l("下发督办单"),
 }
 
 
@@ -267,6 +269,9 @@ ACTIVITIES: dict[Activity, Rule] = {
     Activity.part_feedback: Rule(WORKING, frozenset(UNIT_STAFF), frozenset({R.cooperating})),
     Activity.convene: Rule(frozenset({S.accepted, S.plan_review, S.in_progress}),
                            frozenset({HANDLER, UNIT_LEADER, DESK, OFFICE}), frozenset({R.assignee, R.office})),
+    # Whoever assigned the problem, or the office, presses the unit while it is being handled.
+    Activity.supervise: Rule(frozenset({S.assigned, S.accepted, S.plan_review, S.in_progress}),
+                             frozenset({GROUP_LEAD, OFFICE}), frozenset({R.assigner, R.office})),
 }
 
 
