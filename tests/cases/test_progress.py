@@ -103,6 +103,20 @@ def test_progress_public_and_internal_with_files(login_as, monday):
     panel = detail[detail.index('id="progress-panel"'):]
     assert "已入户核实" in panel and "可告知群众" in panel and "仅内部" in panel
     assert f"/attachments/{atts[0].id}" in panel or "现场.png" in panel
+    # The timeline shows each file beside its own entry, and the public one marked; the
+    # registration's photo list does not take them in.
+    timeline = detail[detail.index('id="h-timeline"'):]
+    timeline = timeline[:timeline.index("</ol>")]
+    entries = {}
+    for li in re.split(r'<li>\s*<div class="tl-head">', timeline)[1:]:
+        files = re.findall(r'class="plain-list attachments tl-files">(.*?)</ul>', li, re.S)
+        if files:
+            note = re.search(r'class="prewrap tl-note">([^<]*)', li).group(1).strip()
+            entries[note] = (re.findall(r">([^<>]+\.(?:png|pdf))</a>", files[0]), "群众可见" in li)
+    assert entries == {"已入户核实，路灯本周更换。": (["现场.png"], True),
+                       "需与供电所协调，内部掌握。": (["协调函.pdf"], False)}
+    problem_card = detail[detail.index('id="h-problem"'):detail.index('id="h-resident"')]
+    assert "现场.png" not in problem_card and "协调函.pdf" not in problem_card
     # The leader, who sees everything, reads the same; the file opens for whoever sees the problem.
     assert "协调函.pdf" in text(login_as("leader").get(f"/cases/{p.id}"))
 

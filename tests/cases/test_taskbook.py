@@ -71,10 +71,10 @@ def test_town_writes_the_task_book(app, login_as, monday):
     p = hf.accepted()
     town = login_as("town")
     url = f"/cases/{p.id}/task-book"
-    # The problem page links to the form; the form opens with defaults and five empty steps.
+    # The problem page links to the form; the form opens with defaults and three empty steps.
     assert f'href="{url}?action=submit_plan"' in text(town.get(f"/cases/{p.id}"))
     page = text(town.get(url))
-    assert "steps-4-title" in page and "steps-5-title" not in page
+    assert "steps-2-title" in page and "steps-3-title" not in page
     assert re.search(rf'<option selected value="{f.user("town").id}">', page)  # 专人: the writer
     assert 'value="刘志强"' in page  # 责任领导: the unit's leader
     assert f'value="{DUE.isoformat()}"' in page and f'max="{DUE.isoformat()}"' in page

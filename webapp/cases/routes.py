@@ -163,6 +163,14 @@ def _detail_context(problem: Problem, **extra) -> dict:
     # audited click (intake.reveal_contact).
     can_reveal = sees_full_contact(user, problem) and role_may(user.role, "intake.reveal_contact")
     assignment = problem.current_assignment
+    files = [
+        (a, actions.object_url("intake.attachment", attachment_id=a.id, problem_id=problem.id, default=a.id))
+        for a in problem.attachments
+    ]
+    event_files: dict[int, list] = {}
+    for a, url in files:
+        if a.event_id is not None:
+            event_files.setdefault(a.event_id, []).append((a, url))
     ctx = {
         "problem": problem,
         "row": _row(user, problem, now),
@@ -171,10 +179,10 @@ def _detail_context(problem: Problem, **extra) -> dict:
         "masked": True,
         "reveal_url": actions.object_url("intake.reveal_contact", problem_id=problem.id, default=problem.id)
         if can_reveal else None,
-        "attachments": [
-            (a, actions.object_url("intake.attachment", attachment_id=a.id, problem_id=problem.id, default=a.id))
-            for a in problem.attachments
-        ],
+        # The photos of the registration here; files sent with a progress report, a step or a
+        # sign-off beside their timeline entry (and in their panel).
+        "attachments": [(a, url) for a, url in files if a.event_id is None and a.closure_id is None],
+        "event_files": event_files,
         "visit_url": actions.object_url("intake.visit", visit_id=problem.visit_id, default=problem.visit_id)
         if problem.visit_id else None,
         "sheet_url": actions.object_url("triage.sheet_pdf", assignment_id=assignment.id, problem_id=problem.id,

@@ -27,7 +27,7 @@ from .triage_forms import LocalDateField, Needed
 TEXT_MAX = 4000
 NOTE_MAX = 1000
 TITLE_MAX = 255
-MIN_ROWS = 5  # empty rows drawn for a new roadmap
+MIN_ROWS = 3  # empty rows drawn for a new roadmap (再加一步 adds more)
 
 
 class _Versioned(FlaskForm):
