@@ -20,10 +20,10 @@ run: deps-run $(VENV)/.run-installed translations
 ## $TEST_DATABASE_URL (PostgreSQL) when it is set.
 test: deps-test $(VENV)/.test-installed translations
 	$(BIN)/ruff check webapp tests
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
 	@if [ -n "$${TEST_DATABASE_URL:-}" ]; then \
 	  echo "== the same suite on $${TEST_DATABASE_URL%%@*}@… =="; \
-	  HUIYIN_TEST_DATABASE_URL="$$TEST_DATABASE_URL" $(BIN)/pytest -n 2 --dist loadgroup; \
+	  HUIYIN_TEST_DATABASE_URL="$$TEST_DATABASE_URL" $(BIN)/pytest -n 2 --dist loadgroup --durations=15; \
 	fi
 
 deps-run:
