@@ -17,7 +17,9 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("setup")
     @click.option("--demo/--no-demo", default=True, help="Load demo data into an empty database.")
-    def setup(demo: bool):
+    @click.option("--campaign/--no-campaign", default=True,
+                  help="With the demo, load the campaign so far (1,250 problems, reports issued).")
+    def setup(demo: bool, campaign: bool):
         """Create or upgrade the database through migrations; load demo data when empty."""
         upgrade()
         from .demo.org import database_is_empty, load_demo
@@ -29,6 +31,8 @@ def register_cli(app: Flask) -> None:
             load_demo_cases()
             db.session.commit()
             click.echo("demo data loaded")
+            if campaign:
+                _load_campaign()
         else:
             click.echo("database up to date; existing data kept")
 
@@ -69,6 +73,30 @@ def register_cli(app: Flask) -> None:
         db.session.commit()
         click.echo(f"demo problems loaded: {sum(counts.values())} "
                    + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+    def _load_campaign() -> None:
+        from .demo.campaign import CampaignError, load_campaign
+
+        try:
+            counts = load_campaign()
+        except CampaignError as exc:
+            db.session.rollback()
+            raise click.ClickException(str(exc)) from exc
+        db.session.commit()
+        click.echo(f"campaign loaded: {counts['total']} problems, {counts['solved']} solved, "
+                   f"{counts['reports']} half-month reports issued")
+
+    @demo_group.command("campaign")
+    def demo_campaign():
+        """Add the campaign so far (1,250 problems, 790 solved; past half-month reports) to the demo."""
+        from .demo.campaign import has_campaign
+        from .demo.cases import has_demo_cases
+
+        if not has_demo_cases():
+            raise click.ClickException("no demo problems yet; run `flask demo load` first")
+        if has_campaign():
+            raise click.ClickException("the campaign is already loaded")
+        _load_campaign()
 
     @app.cli.group("users")
     def users_group():
