@@ -1,0 +1,54 @@
+"""问责记录: the office records; the office and the leader read every record; the staff of a
+handling unit (town, townlead, dept, deptlead, desk) read the records against their own unit —
+another unit's record is 404; cadres, group leads and admins are refused (403). The office's
+POST with incomplete input gets the form back with the messages (200) and records nothing."""
+
+from webapp.core.extensions import db
+
+from . import Rule
+from .objects import LAZY
+
+READERS = {"office", "leader", "town", "townlead", "dept", "deptlead", "desk"}
+OFFICE = {"office"}
+
+
+def _record(unit_name: str, dept: bool):
+    from tests.cases import factories as f
+    from tests.cases import handling_factories as hf
+    from webapp.core import clock
+    from webapp.integrity import accountability as acc
+    from webapp.integrity.models import Measure
+
+    problem = hf.in_progress(dept=dept)
+    record = acc.create(f.user("office"), unit=f.unit(unit_name), measure=Measure.talk, facts="超期未办。",
+                        decided_on=clock.today(), decided_by="区活动领导小组", problem_ids=[problem.id], flag_ids=[])
+    db.session.commit()
+    return record
+
+
+def _objects() -> None:
+    LAZY.update({
+        "accountability_town": lambda: _record("潘安湖街道", dept=False),  # town, townlead
+        "accountability_dept": lambda: _record("区民政局", dept=True),  # dept, deptlead
+    })
+
+
+_objects()
+
+
+def _town_unit_id(o):
+    return {"unit_id": str(o.own_town.id), "measure": "talk", "facts": "", "decided_by": ""}
+
+
+RULES = [
+    Rule("accountability.index", "/integrity/accountability", READERS),
+    Rule("accountability.new", "/integrity/accountability/new", OFFICE),
+    Rule("accountability.new", "/integrity/accountability/new", OFFICE, method="POST", data=_town_unit_id,
+         note="incomplete: the form again"),
+    Rule("accountability.show", lambda o: f"/integrity/accountability/{o.accountability_town.id}",
+         {"office", "leader", "town", "townlead"}, not_found={"dept", "deptlead", "desk"}, note="town"),
+    Rule("accountability.show", lambda o: f"/integrity/accountability/{o.accountability_dept.id}",
+         {"office", "leader", "dept", "deptlead"}, not_found={"town", "townlead", "desk"}, note="department"),
+    Rule("accountability.show", "/integrity/accountability/99999999", set(), not_found=READERS,
+         note="no such record"),
+]

@@ -1,0 +1,190 @@
+"""问责 records: the office records one against a unit with its problems and confirmed flags; the
+rules (problems of the unit, confirmed flags of the unit not yet used, no future date) with
+per-entry messages that keep the input; who reads what (the unit its own, others 404; the
+leader everything, read-only); the audit entry."""
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.cases import factories as f
+from tests.cases import handling_factories as hf
+from webapp.core import clock
+from webapp.core.audit import AuditEvent
+from webapp.core.extensions import db
+from webapp.integrity import accountability as acc
+from webapp.integrity.flags import raise_flag
+from webapp.integrity.models import AccountabilityRecord, Flag, FlagKind, FlagStatus, Measure
+
+TOWN = "潘安湖街道"
+
+
+def flag(unit_name, problem=None, *, status=FlagStatus.confirmed, key=None):
+    """A flag against the unit; ``confirmed`` as the office's review leaves it (set here directly:
+    the review is the flags' own page)."""
+    unit = f.unit(unit_name)
+    fl = raise_flag(FlagKind.no_evidence, key or f"test:{unit.id}:{problem.id if problem else 'x'}:{status}",
+                    unit_id=unit.id, summary=f"销号无佐证材料：{problem.number if problem else unit_name}",
+                    evidence={"problem": problem.id if problem else None},
+                    problem_id=problem.id if problem else None)
+    if status != FlagStatus.open:
+        fl.status, fl.reviewed_by_id, fl.reviewed_at = status, f.user("office").id, clock.now()
+    db.session.commit()
+    return fl
+
+
+def short(number: str) -> str:
+    """贾走访〔2026〕00012号 → 2026-12."""
+    m = re.fullmatch(r"贾走访〔(\d{4})〕(\d+)号", number)
+    return f"{m.group(1)}-{int(m.group(2))}"
+
+
+def create(**kw):
+    data = {"unit": f.unit(TOWN), "measure": Measure.talk, "facts": "销号材料不实。", "decided_on": clock.today(),
+            "decided_by": "区活动领导小组", "problem_ids": [], "flag_ids": []}
+    data.update(kw)
+    record = acc.create(f.user("office"), **data)
+    db.session.commit()
+    return record
+
+
+@pytest.fixture
+def town_record(app):
+    """A record against 潘安湖街道 on one of its problems."""
+    return create(problem_ids=[hf.signed_off().id])
+
+
+@pytest.fixture
+def dept_record(app):
+    return create(unit=f.unit("区民政局"), measure=Measure.criticism, problem_ids=[hf.in_progress(dept=True).id])
+
+
+def test_create_links_problems_and_confirmed_flags(app):
+    own = hf.signed_off()
+    elsewhere = f.assigned_to_town(town="青山泉镇", village="房上村")  # concerns the town only through its flag
+    confirmed = flag(TOWN, elsewhere)
+    record = create(measure=Measure.admonish, problem_ids=[own.id, own.id], flag_ids=[confirmed.id])
+    assert record.unit.name == TOWN and record.measure == Measure.admonish
+    assert [p.id for p in record.problems] == sorted([own.id, elsewhere.id])  # the flag's problem too, once
+    assert db.session.get(Flag, confirmed.id).accountability_id == record.id
+    assert db.session.get(Flag, confirmed.id).status == FlagStatus.confirmed  # linking does not review
+    ev = db.session.scalar(select(AuditEvent).where(AuditEvent.event == "integrity.accountability_recorded"))
+    assert (ev.object_type, ev.object_id) == ("accountability", str(record.id))
+    detail = json.loads(ev.detail)
+    assert detail["problems"] == sorted([own.id, elsewhere.id]) and detail["flags"] == [confirmed.id]
+    assert detail["measure"] == "admonish" and detail["decided_by"] == "区活动领导小组"
+    # A flag serves one record only.
+    with pytest.raises(acc.RecordInvalid) as exc:
+        create(flag_ids=[confirmed.id])
+    assert "flags" in exc.value.errors
+
+
+def test_the_rules(app):
+    own = hf.in_progress()
+    other = f.assigned_to_town(town="青山泉镇", village="房上村")
+    open_flag = flag(TOWN, own, status=FlagStatus.open)
+    dismissed = flag(TOWN, own, status=FlagStatus.dismissed)
+    other_flag = flag("青山泉镇", other)
+    cases = [
+        ({"problem_ids": [other.id]}, "problems"),  # not the town's problem
+        ({"flag_ids": [open_flag.id]}, "flags"),  # not reviewed yet
+        ({"flag_ids": [dismissed.id]}, "flags"),
+        ({"flag_ids": [other_flag.id]}, "flags"),  # another unit's
+        ({}, "problems"),  # nothing linked
+        ({"problem_ids": [own.id], "decided_on": clock.today() + timedelta(days=1)}, "decided_on"),
+        ({"problem_ids": [own.id], "facts": "  "}, "facts"),
+        ({"problem_ids": [own.id], "decided_by": ""}, "decided_by"),
+        ({"problem_ids": [own.id], "measure": "fine"}, "measure"),
+        ({"problem_ids": [own.id], "unit": f.unit("区活动办")}, "unit"),
+    ]
+    for kw, field in cases:
+        with pytest.raises(acc.RecordInvalid) as exc:
+            create(**kw)
+        db.session.rollback()
+        assert field in exc.value.errors, (kw, exc.value.errors)
+    assert db.session.scalar(select(func.count()).select_from(AccountabilityRecord)) == 0
+    assert db.session.get(Flag, open_flag.id).accountability_id is None
+
+
+def test_numbers_resolve_entry_by_entry(app):
+    own = hf.in_progress()
+    second = hf.signed_off()
+    other = f.assigned_to_town(town="青山泉镇", village="房上村")
+    text = f"{own.number}，{short(second.number)}\n{own.number}、2026-99999;{other.number}"
+    r = acc.resolve_numbers(text, f.unit(TOWN))
+    assert r.ids == [own.id, second.id]
+    assert r.errors == ["“2026-99999”：没有这个编号的问题。",
+                        f"“{other.number}”：该问题与{TOWN}无关（不是其办理、销号或被发现线索的问题）。"]
+
+
+def test_office_records_through_the_page_keeping_input_on_errors(app, login_as):
+    own = hf.signed_off()
+    other = f.assigned_to_town(town="青山泉镇", village="房上村")
+    confirmed = flag(TOWN, own)
+    office = login_as("office")
+    step1 = office.get("/integrity/accountability/new").get_data(as_text=True)
+    assert "下一步" in step1 and TOWN in step1
+    page = office.get(f"/integrity/accountability/new?flag_id={confirmed.id}").get_data(as_text=True)
+    assert f'name="unit_id" value="{f.unit(TOWN).id}"' in page
+    assert f'value="{confirmed.id}" checked' in page and "销号无佐证材料" in page
+    data = {"unit_id": str(f.unit(TOWN).id), "measure": "rectify", "facts": "多次无佐证销号，责令整改。",
+            "decided_on": (clock.today() + timedelta(days=2)).isoformat(), "decided_by": "区活动领导小组",
+            "problems": f"{own.number}\nabc\n{other.number}", "flags": str(confirmed.id)}
+    resp = office.post("/integrity/accountability/new", data)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert "“abc”：没有这个编号的问题。" in html
+    assert f"“{other.number}”：该问题与{TOWN}无关" in html
+    assert "决定日期不能晚于今天。" in html
+    assert "多次无佐证销号，责令整改。" in html and f"{own.number}\nabc" in html  # the input stays
+    assert f'value="{confirmed.id}" checked' in html
+    assert db.session.scalar(select(func.count()).select_from(AccountabilityRecord)) == 0
+
+    data.update(decided_on=clock.today().isoformat(), problems=short(own.number))
+    resp = office.post("/integrity/accountability/new", data)
+    assert resp.status_code == 302
+    record = db.session.scalar(select(AccountabilityRecord))
+    assert resp.headers["Location"].endswith(f"/integrity/accountability/{record.id}")
+    assert record.measure == Measure.rectify and [p.id for p in record.problems] == [own.id]
+    assert db.session.get(Flag, confirmed.id).accountability_id == record.id
+    show = office.get(f"/integrity/accountability/{record.id}").get_data(as_text=True)
+    assert "责令整改" in show and own.number in show and "区活动领导小组" in show
+
+
+def test_unit_staff_read_their_own_records_only(town_record, dept_record, login_as):
+    for who in ("town", "townlead"):
+        b = login_as(who)
+        index = b.get("/integrity/accountability").get_data(as_text=True)
+        assert f"/integrity/accountability/{town_record.id}\"" in index
+        assert f"/integrity/accountability/{dept_record.id}\"" not in index
+        assert b.get(f"/integrity/accountability/{town_record.id}").status_code == 200
+        assert b.get(f"/integrity/accountability/{dept_record.id}").status_code == 404
+        assert b.get("/integrity/accountability/new").status_code == 403
+        # The unit filter is the office's: a unit sees its own whatever it asks for.
+        assert f"/integrity/accountability/{dept_record.id}\"" not in b.get(
+            f"/integrity/accountability?unit={dept_record.unit_id}").get_data(as_text=True)
+    dept = login_as("dept")
+    assert dept.get(f"/integrity/accountability/{dept_record.id}").status_code == 200
+    assert dept.get(f"/integrity/accountability/{town_record.id}").status_code == 404
+    assert login_as("desk").get(f"/integrity/accountability/{town_record.id}").status_code == 404
+    for who in ("cadre", "grouplead", "auditor", "sysadmin"):
+        assert login_as(who).get(f"/integrity/accountability/{town_record.id}").status_code == 403
+
+
+def test_leader_reads_everything_and_changes_nothing(town_record, dept_record, login_as):
+    leader = login_as("leader")
+    index = leader.get("/integrity/accountability").get_data(as_text=True)
+    assert f"/integrity/accountability/{town_record.id}\"" in index
+    assert f"/integrity/accountability/{dept_record.id}\"" in index
+    assert "记录问责" not in index
+    filtered = leader.get(f"/integrity/accountability?unit={dept_record.unit_id}").get_data(as_text=True)
+    assert f"/integrity/accountability/{dept_record.id}\"" in filtered
+    assert f"/integrity/accountability/{town_record.id}\"" not in filtered
+    assert leader.get(f"/integrity/accountability/{dept_record.id}").status_code == 200
+    assert leader.get("/integrity/accountability/new").status_code == 403
+    resp = leader.post("/integrity/accountability/new", {"unit_id": str(town_record.unit_id), "measure": "talk"})
+    assert resp.status_code == 403
+    assert db.session.scalar(select(func.count()).select_from(AccountabilityRecord)) == 2
