@@ -156,6 +156,44 @@ def render_document(template_name: str, /, **context) -> RenderedPdf:
     )
 
 
+def render_documents(parts: list[tuple[str, dict]]) -> RenderedPdf:
+    """Render several print templates, each as its own document, into one PDF (a packet).
+
+    ``parts``: ``(template_name, context)`` pairs, in order. Every part keeps its own page
+    layout (the pages are put together after rendering). The same capture and strict rule as
+    ``render_pdf``: with ``PDF_STRICT`` a warning raises ``PdfRenderError``; otherwise it is
+    logged and returned with the PDF.
+    """
+    from weasyprint import HTML
+    from weasyprint.text.fonts import FontConfiguration
+
+    if not parts:
+        raise ValueError("no documents to render")
+    for name, _ctx in parts:
+        if not re.fullmatch(r"[a-z0-9_]+", name):
+            raise ValueError(f"bad print template name: {name!r}")
+    root = static_root()
+    fetcher = _make_fetcher(root)
+    started = time.perf_counter()
+    documents = []
+    fonts = FontConfiguration()  # one font set-up shared by every part
+    with capture_weasyprint_log() as warnings:
+        for name, ctx in parts:
+            html = render_template(f"print/{name}.html", **{"cn_date": cn_date, **ctx})
+            documents.append(HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher)
+                             .render(font_config=fonts))
+        pages = [page for document in documents for page in document.pages]
+        data = documents[0].copy(pages).write_pdf()
+    result = RenderedPdf(data=data, pages=len(pages), seconds=time.perf_counter() - started,
+                         warnings=list(warnings))
+    if result.warnings:
+        names = "+".join(dict.fromkeys(name for name, _ctx in parts))
+        if current_app.config.get("PDF_STRICT", current_app.testing):
+            raise PdfRenderError(names, result.warnings, result.data)
+        current_app.logger.warning("PDF print/%s.html rendered with problems: %s", names, "; ".join(result.warnings))
+    return result
+
+
 def render_pdf(template_name: str, /, **context) -> bytes:
     """Render ``templates/print/<template_name>.html`` to PDF bytes.
 
