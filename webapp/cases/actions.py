@@ -54,6 +54,7 @@ ACTIVITY_ENDPOINTS: dict[Activity, str] = {
     Activity.note: "progress.note",
     Activity.part_feedback: "progress.part_feedback",
     Activity.convene: "meetings.new",
+    Activity.supervise: "notices.new",
 }
 # Hidden fields a one-click button of another area expects besides version and token.
 EXTRA_FIELDS = {"lists.remove_problem": {"origin": "problem"}}
@@ -75,6 +76,8 @@ EVENT_LABELS = {
     "reject_extension": _l("驳回延期"),
     "remind": _l("催办"),
     "notice": _l("通报"),
+    "supervise": _l("下发督办单"),
+    "notice_answer": _l("督办单反馈"),
 }
 
 PART_STATUS_LABELS = {

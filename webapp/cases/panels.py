@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 PROVIDERS: dict[str, tuple[str, Callable]] = {}
 # The order of the page, whatever the order the areas register in: plan, work, meetings, closure, reply.
-ORDER = ("taskbook", "progress", "meetings", "closure", "replies")
+ORDER = ("taskbook", "progress", "meetings", "notices", "closure", "replies")
 
 
 def register(name: str, template: str, provider: Callable) -> None:
