@@ -13,7 +13,6 @@
    valid CSRF token is refused (403).
 """
 
-import re
 from datetime import datetime, time, timedelta
 
 import pytest
