@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from tests.cases import handling_factories as hf
 from tests.e2e.conftest import DESKTOP, PHONE
-from tests.e2e.test_integrity import open_menu
 from tests.e2e.test_intake_assignment import PHONE_MOBILE, as_user, no_sideways_scroll, read_db
+from tests.e2e.test_integrity import open_menu
 from tests.pdfcheck import assert_pdf
 from webapp.cases.models import Problem
 from webapp.core import clock
