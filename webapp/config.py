@@ -63,4 +63,12 @@ def load_config(instance_path: str) -> dict:
         # The public receipt lookup (/receipt): attempts per client address per window.
         "RECEIPT_LOOKUP_LIMIT": int(os.environ.get("RECEIPT_LOOKUP_LIMIT", "10")),
         "RECEIPT_LOOKUP_WINDOW_SECONDS": int(os.environ.get("RECEIPT_LOOKUP_WINDOW_SECONDS", "600")),
+        # The integrity scan's thresholds (defaults in integrity/detectors.py), when set.
+        **{name: int(value) for name, value in os.environ.items() if name in INTEGRITY_SETTINGS},
     }
+
+
+INTEGRITY_SETTINGS = frozenset({
+    "INTEGRITY_BUNCH_WORKDAYS", "INTEGRITY_BUNCH_MIN", "INTEGRITY_BUNCH_SHARE", "INTEGRITY_BUNCH_PERIODS",
+    "INTEGRITY_REPEAT_DAYS", "INTEGRITY_REOPEN_MIN", "INTEGRITY_REOPEN_FACTOR", "INTEGRITY_REOPEN_MARGIN",
+})

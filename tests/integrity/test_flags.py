@@ -531,3 +531,17 @@ def test_list_statements_bounded(app, login_as):
     assert statements("/integrity?page=2") == small
     assert statements(f"/integrity/flags/{db.session.scalar(select(func.max(Flag.id)))}") == small_show
     print(f"\nSQL statements: list {small}, flag page {small_show}")
+
+
+def test_thresholds_come_from_the_environment(monkeypatch, tmp_path):
+    from webapp.config import INTEGRITY_SETTINGS, load_config
+    from webapp.integrity.detectors import DEFAULTS
+
+    # Every threshold the detectors read can be set; the batch sizes are internal.
+    assert INTEGRITY_SETTINGS == set(DEFAULTS) - {"INTEGRITY_BATCH", "INTEGRITY_EVIDENCE_ROWS"}
+    monkeypatch.setenv("INTEGRITY_BUNCH_MIN", "8")
+    monkeypatch.setenv("INTEGRITY_BATCH", "3")  # not a setting: ignored
+    monkeypatch.setenv("SECRET_KEY", "x" * 32)
+    config = load_config(str(tmp_path))
+    assert config["INTEGRITY_BUNCH_MIN"] == 8 and "INTEGRITY_BATCH" not in config
+    assert "INTEGRITY_REPEAT_DAYS" not in config  # unset: the detectors' default applies
