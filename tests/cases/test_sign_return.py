@@ -81,6 +81,11 @@ def test_stale_version_is_refused_with_409_and_nothing_changes(app, login_as):
     resp = town.post(f"/cases/{p.id}/return", {"version": drawn, "reason": "属于青山泉镇辖区，请重新交办"})
     assert resp.status_code == 409 and "属于青山泉镇辖区，请重新交办</textarea>" in text(resp)
     assert _fresh(p).status == Status.assigned
+    # The return form now carries the version the user has seen, so sending it again works.
+    box = text(resp)[text(resp).index('class="return-box"'):]
+    assert f'name="version" value="{_fresh(p).version}"' in box[:box.index("</form>")]
+    resp = town.post(f"/cases/{p.id}/return", {"version": _fresh(p).version, "reason": "属于青山泉镇辖区，请重新交办"})
+    assert resp.status_code == 302 and _fresh(p).status == Status.returned
 
 
 def test_double_submit_signs_once(app, login_as):
