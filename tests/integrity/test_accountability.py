@@ -16,22 +16,21 @@ from webapp.core import clock
 from webapp.core.audit import AuditEvent
 from webapp.core.extensions import db
 from webapp.integrity import accountability as acc
-from webapp.integrity.flags import raise_flag
+from webapp.integrity.flags import raise_flag, review
 from webapp.integrity.models import AccountabilityRecord, Flag, FlagKind, FlagStatus, Measure
 
 TOWN = "潘安湖街道"
 
 
 def flag(unit_name, problem=None, *, status=FlagStatus.confirmed, key=None):
-    """A flag against the unit; ``confirmed`` as the office's review leaves it (set here directly:
-    the review is the flags' own page)."""
+    """A flag against the unit, reviewed by the office through the real operation unless open."""
     unit = f.unit(unit_name)
     fl = raise_flag(FlagKind.no_evidence, key or f"test:{unit.id}:{problem.id if problem else 'x'}:{status}",
                     unit_id=unit.id, summary=f"销号无佐证材料：{problem.number if problem else unit_name}",
                     evidence={"problem": problem.id if problem else None},
                     problem_id=problem.id if problem else None)
     if status != FlagStatus.open:
-        fl.status, fl.reviewed_by_id, fl.reviewed_at = status, f.user("office").id, clock.now()
+        review(fl, f.user("office"), status=status, note="核查情况", version=fl.version)
     db.session.commit()
     return fl
 
