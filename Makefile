@@ -60,5 +60,10 @@ lint:
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/queues.py $(BENCH_ARGS)
 
+## make bench-dashboard [BENCH_ARGS=…]: 200,000 problems, dashboard, reports and supervision vs hello.
+.PHONY: bench-dashboard
+bench-dashboard: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/dashboard.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -196,15 +196,16 @@ def loading_engine(url: str):
 
 
 @contextmanager
-def bulk_load(engine):
+def bulk_load(engine, tables: tuple[str, ...] = FILLED):
     """The documented fast path for bulk loads: drop the secondary indexes (and, on PostgreSQL, the
     foreign keys) of the filled tables, load, then recreate them from their saved definitions —
-    the schema is the same afterwards (checked), and every foreign key is validated again."""
+    the schema is the same afterwards (checked), and every foreign key is validated again.
+    (``tables``: the tables being filled; benchmarks/dashboard.py also fills the timeline.)"""
     sqlite = engine.dialect.name == "sqlite"
 
     def rows(sql):
         stmt = sa.text(sql).bindparams(sa.bindparam("tables", expanding=True))
-        return conn.execute(stmt, {"tables": list(FILLED)}).all()
+        return conn.execute(stmt, {"tables": list(tables)}).all()
 
     with engine.begin() as conn:
         if sqlite:
