@@ -312,6 +312,9 @@ class ProblemEvent(db.Model):
     """The problem's timeline: who, which unit, when, what (written with every transition)."""
 
     __tablename__ = "problem_events"
+    # 督查督办 counts 催办/通报 per unit and lists the noticed problems; agendas and the integrity
+    # scan look for events of one action (benchmarks/dashboard.py: a full scan at 1.3 M events).
+    __table_args__ = (Index("ix_problem_events_action_problem", "action", "problem_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)

@@ -189,32 +189,36 @@ class AsOf:
 
 
 def _extended(src):
-    """The problem's deadline was moved by an approved extension (延期, counted per problem)."""
-    q = select(Extension.id).where(Extension.problem_id == Problem.id, Extension.status == RequestStatus.approved)
+    """Problems whose deadline was moved by an approved extension (延期, counted per problem):
+    one row per problem, for an outer join (a hash join on PostgreSQL, not a probe per row)."""
+    q = select(Extension.problem_id.label("problem_id")).where(Extension.status == RequestStatus.approved)
     end = getattr(src, "end", None)
     if end is not None:
         q = q.where(Extension.decided_at < end)
-    return q.exists()
+    return q.group_by(Extension.problem_id).subquery("extended")
 
 
 def _reworked(src):
-    """The assigner sent a sign-off back at least once (退回重办: counted against the unit)."""
-    q = select(Closure.id).where(Closure.problem_id == Problem.id,
-                                 Closure.status == ClosureStatus.verification_rejected)
+    """Problems whose sign-off the assigner sent back at least once (退回重办: against the unit)."""
+    q = select(Closure.problem_id.label("problem_id")).where(
+        Closure.status == ClosureStatus.verification_rejected)
     end = getattr(src, "end", None)
     if end is not None:
         q = q.where(Closure.verified_at < end)
-    return q.exists()
+    return q.group_by(Closure.problem_id).subquery("reworked")
 
 
-def _callbacks(src):
-    """Callbacks per problem by verdict (at most one row per problem, for an outer join)."""
+def _callbacks(src, where):
+    """Callbacks per problem by verdict (at most one row per problem, for an outer join), of the
+    problems of the slice only."""
     counts = [func.count().filter(Reply.verdict == Verdict(v)).label(v) for v in VERDICTS]
-    return (select(Reply.problem_id.label("problem_id"), *counts).where(*src.replies_where)
-            .group_by(Reply.problem_id).subquery("callbacks"))
+    q = select(Reply.problem_id.label("problem_id"), *counts).where(*src.replies_where)
+    if where:
+        q = q.where(Reply.problem_id.in_(select(Problem.id).where(*where)))
+    return q.group_by(Reply.problem_id).subquery("callbacks")
 
 
-def _columns(src, callbacks) -> list:
+def _columns(src, callbacks, extended, reworked) -> list:
     s = src.status
     solved = s.in_(SOLVED)
     owed = s.in_(OWED)
@@ -238,8 +242,8 @@ def _columns(src, callbacks) -> list:
         n(owed, "owed"),
         n(and_(owed, src.replied), "replied"),
         n(src.reopened, "reopened"),
-        n(_extended(src), "extended"),
-        n(_reworked(src), "reworked"),
+        n(extended.c.problem_id.isnot(None), "extended"),
+        n(reworked.c.problem_id.isnot(None), "reworked"),
         *[func.coalesce(func.sum(callbacks.c[v]), 0).label(v) for v in VERDICTS],
     ]
 
@@ -258,55 +262,63 @@ def slice_of(user) -> list:
     return conds
 
 
-def breakdown(dim: str, where: list, src) -> list[dict]:
-    """One grouped query: a row per group (``key``, ``name``, ``kind`` and the counts with rates)."""
-    callbacks = _callbacks(src)
-    cols = _columns(src, callbacks)
-    if dim == "district":
-        q = select(*cols)
-        keys = []
-    elif dim in ("territory", "unit"):
-        u = aliased(Unit, name="dim_unit")
-        key = Problem.town_id if dim == "territory" else Problem.lead_unit_id
-        q = select(key.label("key"), u.name.label("name"), u.kind.label("kind"), *cols)
-        keys = [key, u.name, u.kind]
-    elif dim == "category":
-        q = select(Problem.category_id.label("key"), Category.name.label("name"), *cols)
-        keys = [Problem.category_id, Category.name, Category.sort_order]
-    elif dim == "source":
-        q = select(Problem.source.label("key"), *cols)
-        keys = [Problem.source]
-    else:
+# The finest grain every breakdown is summed from: one pass over the problems for all five.
+GRAIN = {"town_id": Problem.town_id, "lead_unit_id": Problem.lead_unit_id,
+         "category_id": Problem.category_id, "source": Problem.source}
+
+
+def grouped(where: list, src) -> list[dict]:
+    """One grouped query: the counts per (territory, lead unit, category, source)."""
+    callbacks, extended, reworked = _callbacks(src, where), _extended(src), _reworked(src)
+    q = select(*[c.label(n) for n, c in GRAIN.items()], *_columns(src, callbacks, extended, reworked))
+    q = (src.join(q.select_from(Problem))
+         .outerjoin(callbacks, callbacks.c.problem_id == Problem.id)
+         .outerjoin(extended, extended.c.problem_id == Problem.id)
+         .outerjoin(reworked, reworked.c.problem_id == Problem.id)
+         .where(*where, *src.where)
+         .group_by(*GRAIN.values()))
+    return [{**{n: r[n] for n in GRAIN}, **{k: int(r[k] or 0) for k in COUNTS}}
+            for r in db.session.execute(q).mappings()]
+
+
+def _summed(rows: list[dict], key) -> dict:
+    out: dict = {}
+    for r in rows:
+        acc = out.setdefault(key(r), dict.fromkeys(COUNTS, 0))
+        for k in COUNTS:
+            acc[k] += r[k]
+    return out
+
+
+def breakdown(dim: str, where: list, src, rows: list[dict] | None = None) -> list[dict]:
+    """The rows of one breakdown (``key``, ``name``, ``kind`` and the counts with rates), summed
+    from ``grouped`` (run here unless given)."""
+    if dim not in DIMENSIONS:
         raise ValueError(dim)
-    q = src.join(q.select_from(Problem))
-    q = q.outerjoin(callbacks, callbacks.c.problem_id == Problem.id)
-    if dim == "territory":
-        q = q.join(u, u.id == Problem.town_id)
-    elif dim == "unit":
-        q = q.outerjoin(u, u.id == Problem.lead_unit_id)
-    elif dim == "category":
-        q = q.join(Category, Category.id == Problem.category_id)
-    q = q.where(*where, *src.where)
-    if keys:
-        q = q.group_by(*keys)
-    if dim == "category":
-        q = q.order_by(Category.sort_order, Problem.category_id)
-    elif dim != "district":
-        q = q.order_by(keys[0])
-    rows = []
-    for r in db.session.execute(q).mappings():
-        row = {k: int(r[k] or 0) for k in COUNTS}
-        if dim != "district":
-            row["key"] = r["key"]
-            row["name"] = r.get("name") or (SOURCE_LABELS.get(r["key"], r["key"]) if dim == "source" else None)
-            kind = r.get("kind")
-            row["kind"] = kind.value if kind is not None else None
-        rows.append(add_rates(row))
+    rows = grouped(where, src) if rows is None else rows
     if dim == "district":
-        return rows or [add_rates(dict.fromkeys(COUNTS, 0))]
-    if dim == "unit":  # problems not yet assigned have no lead unit: last
-        rows.sort(key=lambda r: (r["key"] is None, r["key"] or 0))
-    return rows
+        return [add_rates(_summed(rows, lambda r: None).get(None) or dict.fromkeys(COUNTS, 0))]
+    field_ = {"territory": "town_id", "unit": "lead_unit_id", "category": "category_id", "source": "source"}[dim]
+    sums = _summed(rows, lambda r: r[field_])
+    out = []
+    if dim in ("territory", "unit"):
+        ids = [k for k in sums if k is not None]
+        units = {u.id: u for u in db.session.execute(
+            select(Unit.id, Unit.name, Unit.kind).where(Unit.id.in_(ids))).all()} if ids else {}
+        for key in sorted(sums, key=lambda k: (k is None, k or 0)):  # no lead unit yet: last
+            u = units.get(key)
+            out.append({**sums[key], "key": key, "name": u.name if u else None,
+                        "kind": u.kind.value if u else None})
+    elif dim == "category":
+        ids = list(sums)
+        cats = {c.id: c for c in db.session.execute(
+            select(Category.id, Category.name, Category.sort_order).where(Category.id.in_(ids))).all()} if ids else {}
+        for key in sorted(sums, key=lambda k: (cats[k].sort_order, k)):
+            out.append({**sums[key], "key": key, "name": cats[key].name, "kind": None})
+    else:
+        for key in sorted(sums):
+            out.append({**sums[key], "key": key, "name": SOURCE_LABELS.get(key, key), "kind": None})
+    return [add_rates(r) for r in out]
 
 
 def _json_names(rows: list[dict]) -> list[dict]:
@@ -337,13 +349,15 @@ class Figures:
 
 
 def compute(where: list, src) -> Figures:
-    """Every breakdown of the problems matching ``where`` (five grouped queries)."""
+    """Every breakdown of the problems matching ``where``: one pass over the problems (``grouped``)
+    and the names of the units and categories (three statements)."""
+    rows = grouped(where, src)
     return Figures(
-        district=breakdown("district", where, src)[0],
-        territories=_json_names(breakdown("territory", where, src)),
-        units=_json_names(breakdown("unit", where, src)),
-        categories=_json_names(breakdown("category", where, src)),
-        sources=_json_names(breakdown("source", where, src)),
+        district=breakdown("district", where, src, rows)[0],
+        territories=_json_names(breakdown("territory", where, src, rows)),
+        units=_json_names(breakdown("unit", where, src, rows)),
+        categories=_json_names(breakdown("category", where, src, rows)),
+        sources=_json_names(breakdown("source", where, src, rows)),
     )
 
 
@@ -371,7 +385,7 @@ TREND_PERIODS = 6
 
 
 def dashboard(user, *, today: date | None = None) -> Figures:
-    """The dashboard of ``user``'s slice: five breakdowns and the trend (six queries)."""
+    """The dashboard of ``user``'s slice: the breakdowns and the trend (four statements)."""
     today = today or clock.today()
     where = slice_of(user)
     figures = compute(where, Live(today))
