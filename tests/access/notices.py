@@ -14,8 +14,9 @@ ISSUERS = {"grouplead", "office"}
 UNIT_STAFF = {"town", "townlead", "dept", "deptlead", "desk"}
 # Issued by 潘安湖街道工作组 (grouplead) to 潘安湖街道 (town, townlead).
 TOWN_NOTICE_SEES = {"office", "leader", "grouplead", "town", "townlead"}
-# Issued by the office to 区民政局 (dept, deptlead).
-DEPT_NOTICE_SEES = {"office", "leader", "dept", "deptlead"}
+# Issued by the office to 区民政局 (dept, deptlead) on a problem of the 潘安湖街道工作组's own
+# coordinated list: its group lead follows it too.
+DEPT_NOTICE_SEES = {"office", "leader", "grouplead", "dept", "deptlead"}
 
 
 def _objects() -> None:
@@ -84,7 +85,7 @@ RULES = [
     Rule("notices.show", _n("notices_town_notice"), TOWN_NOTICE_SEES, not_found={"dept", "deptlead", "desk"},
          note="the town's"),
     Rule("notices.show", _n("notices_dept_notice"), DEPT_NOTICE_SEES,
-         not_found={"grouplead", "town", "townlead", "desk"}, note="the department's"),
+         not_found={"town", "townlead", "desk"}, note="the department's"),
     Rule("notices.show", "/supervision/notices/99999999", set(), not_found=VIEWERS, note="no such notice"),
     # The first allowed user answers (302), the next finds it answered (409).
     Rule("notices.answer", _n("notices_town_answer_notice", "/answer"), {"town", "townlead"}, method="POST",
@@ -98,6 +99,6 @@ RULES = [
     Rule("notices.pdf", _n("notices_town_notice", ".pdf"), TOWN_NOTICE_SEES, not_found={"dept", "deptlead", "desk"},
          note="the town's"),
     Rule("notices.pdf", _n("notices_dept_notice", ".pdf"), DEPT_NOTICE_SEES,
-         not_found={"grouplead", "town", "townlead", "desk"}, note="the department's"),
+         not_found={"town", "townlead", "desk"}, note="the department's"),
     Rule("notices.pdf", "/supervision/notices/99999999.pdf", set(), not_found=VIEWERS, note="no such notice"),
 ]

@@ -377,7 +377,8 @@ def test_may_see_and_scope_agree(app, notice):
                               reply_by=TODAY, version=None)
         db.session.commit()
     expected = {
-        "office": {notice.id, other.id}, "leader": {notice.id, other.id}, "grouplead": {notice.id},
+        # The office's notice is on a problem of the group's own list: the group lead follows it too.
+        "office": {notice.id, other.id}, "leader": {notice.id, other.id}, "grouplead": {notice.id, other.id},
         "town": {notice.id}, "townlead": {notice.id}, "dept": {other.id}, "deptlead": {other.id},
         "desk": set(), "cadre": set(), "sysadmin": set(),
     }

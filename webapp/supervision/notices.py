@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, false, func, select, true
+from sqlalchemy import and_, case, false, func, or_, select, true
 from sqlalchemy.orm import joinedload
 
 from ..accounts.roles import Role
@@ -54,13 +54,15 @@ ANSWERED = _l("此督办单已经反馈，不能重复反馈。")
 
 def scope(user):
     """A WHERE clause limiting ``SupervisionNotice`` rows to what ``user`` may see: the office
-    and the leader all; a group lead what its work group issued; a unit's staff what was
-    addressed to the unit; nobody else anything."""
+    and the leader all; a group lead what its work group issued and every notice on the group's
+    own problems (the office's too: 谁交办谁跟踪); a unit's staff what was addressed to the unit;
+    nobody else anything."""
     role = user.role
     if role in SEE_ALL:
         return true()
     if role == Role.group_lead:
-        return SupervisionNotice.issuer_unit_id == user.unit_id
+        return or_(SupervisionNotice.issuer_unit_id == user.unit_id,
+                   SupervisionNotice.problem_id.in_(select(Problem.id).where(Problem.work_group_id == user.unit_id)))
     if role in UNIT_ROLES:
         return SupervisionNotice.unit_id == user.unit_id
     return false()
@@ -72,7 +74,7 @@ def may_see(user, notice: SupervisionNotice) -> bool:
     if role in SEE_ALL:
         return True
     if role == Role.group_lead:
-        return notice.issuer_unit_id == user.unit_id
+        return user.unit_id in (notice.issuer_unit_id, notice.problem.work_group_id)
     if role in UNIT_ROLES:
         return notice.unit_id == user.unit_id
     return False
