@@ -117,6 +117,9 @@ def test_flags_review_accountability_and_spot_checks(fresh_live_server, server, 
     item.get_by_role("button", name="保存回访结果").click()
     item = office.locator("article.spot-item").filter(has_text=numbers["second"])
     expect(item).to_contain_text("不属实")
+    # The sample's progress line follows without a reload.
+    expect(office.locator("#spot-progress")).to_contain_text("待回访 1")
+    expect(office.locator("#spot-progress")).to_contain_text("不属实 1")
     office.screenshot(path=artifacts / "integrity-spotcheck-office.png", full_page=True)
     item.get_by_role("link", name="查看线索").click()
     expect(office.locator("main")).to_contain_text("群众说问题还没有解决")

@@ -151,9 +151,10 @@ def show(check_id: int):
 
 
 def _record_page(item: SpotCheckItem, form: RecordForm, *, status: int = 200, error: str | None = None,
-                 notice: str | None = None, editing: bool | None = None):
+                 notice: str | None = None, editing: bool | None = None, oob_counts: dict | None = None):
     check = item.spot_check
     return render("integrity/spotchecks/record.html", block="item", status=status, item=item, form=form,
+                  oob_counts=oob_counts,
                   check=check, period=Period(check.period_start, check.period_end), error=error, notice=notice,
                   editing=item.flag_id is None if editing is None else editing, may_record=True, may_reveal=_may_reveal(),
                   may_see_flag=role_may(current_user.role, "integrity.show"), **_ctx())
@@ -194,6 +195,7 @@ def record(item_id: int):
     if is_htmx():
         fresh = RecordForm(formdata=None)
         fresh.fill(item)
-        return _record_page(item, fresh, notice=message, editing=False)
+        return _record_page(item, fresh, notice=message, editing=False,
+                            oob_counts=sc.progress([item.spot_check_id])[item.spot_check_id])
     flash(message, "success")
     return redirect(url_for("spotchecks.show", check_id=item.spot_check_id) + f"#item-{item.id}")
