@@ -85,6 +85,16 @@ def register_cli(app: Flask) -> None:
         db.session.commit()
         click.echo(f"campaign loaded: {counts['total']} problems, {counts['solved']} solved, "
                    f"{counts['reports']} half-month reports issued")
+        # Today's scheduled work, as cron would have run it: the office finds the 催办/通报 and
+        # the integrity flags the campaign's data calls for.
+        from .integrity.flags import scan
+        from .supervision import sweep
+
+        swept = sweep.run(source="demo")
+        flags = scan(source="demo")
+        db.session.commit()
+        click.echo(f"supervision sweep: {swept.reminded} 催办, {swept.noticed} 通报; "
+                   f"integrity scan: {sum(flags.values())} flags")
 
     @demo_group.command("campaign")
     def demo_campaign():
