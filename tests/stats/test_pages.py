@@ -120,8 +120,8 @@ def test_charts_load_only_on_the_dashboard_and_match_the_tables(app, traveller, 
 
 def test_dashboard_queries_do_not_grow_with_the_data(app, traveller, login_as):
     b = login_as("office")
-    hf.closed()
     b.get("/stats")  # warm caches (settings, calendar)
+    hf.closed()  # a change: the next page computes afresh
     with counted_queries() as small:
         assert b.get("/stats").status_code == 200
     cat = data.new_category("页面测试乙")
@@ -134,6 +134,28 @@ def test_dashboard_queries_do_not_grow_with_the_data(app, traveller, login_as):
         assert b.get("/stats").status_code == 200
     assert large[0] == small[0]
     assert small[0] <= 12
+
+
+def test_dashboard_counts_are_reused_only_while_the_data_is_unchanged(app, traveller):
+    from webapp.stats import figures as fig
+
+    office = f.user("office")
+    p = hf.signed_off()
+    first = fig.dashboard(office)
+    assert (first.district["solved"], first.district["replied"]) == (1, 0)
+    with counted_queries() as again:
+        second = fig.dashboard(office)
+    # Nothing changed: the data version, then only the names (no pass over the problems).
+    assert second.district == first.district and second.trend == first.trend
+    assert again[0] == 3
+    # A reply changes the problem: the same call computes afresh and shows it.
+    hf.reply(p)
+    with counted_queries() as after:
+        third = fig.dashboard(office)
+    assert after[0] == 5
+    assert (third.district["solved"], third.district["replied"]) == (1, 1)
+    # Another user's slice is its own entry (the town sees only what it leads).
+    assert fig.dashboard(f.user("town")).district["total"] == 1
 
 
 def test_issue_and_correct_through_the_pages(app, traveller, login_as):

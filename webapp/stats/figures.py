@@ -37,6 +37,8 @@ Two sources of the same figures: :class:`Live` (the problems as they are now: th
 reconstructs each problem's status from its timeline — see its docstring.
 """
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -290,7 +292,15 @@ def _summed(rows: list[dict], key) -> dict:
     return out
 
 
-def breakdown(dim: str, where: list, src, rows: list[dict] | None = None) -> list[dict]:
+def _units_of(rows: list[dict]) -> dict:
+    """The territories and lead units named in ``rows``: id → (id, name, kind), one statement."""
+    ids = {r[k] for r in rows for k in ("town_id", "lead_unit_id") if r[k] is not None}
+    if not ids:
+        return {}
+    return {u.id: u for u in db.session.execute(select(Unit.id, Unit.name, Unit.kind).where(Unit.id.in_(ids)))}
+
+
+def breakdown(dim: str, where: list, src, rows: list[dict] | None = None, units: dict | None = None) -> list[dict]:
     """The rows of one breakdown (``key``, ``name``, ``kind`` and the counts with rates), summed
     from ``grouped`` (run here unless given)."""
     if dim not in DIMENSIONS:
@@ -302,9 +312,7 @@ def breakdown(dim: str, where: list, src, rows: list[dict] | None = None) -> lis
     sums = _summed(rows, lambda r: r[field_])
     out = []
     if dim in ("territory", "unit"):
-        ids = [k for k in sums if k is not None]
-        units = {u.id: u for u in db.session.execute(
-            select(Unit.id, Unit.name, Unit.kind).where(Unit.id.in_(ids))).all()} if ids else {}
+        units = _units_of(rows) if units is None else units
         for key in sorted(sums, key=lambda k: (k is None, k or 0)):  # no lead unit yet: last
             u = units.get(key)
             out.append({**sums[key], "key": key, "name": u.name if u else None,
@@ -348,14 +356,15 @@ class Figures:
         return sorted(rows, key=lambda r: (-r["overdue"], r["key"]))
 
 
-def compute(where: list, src) -> Figures:
-    """Every breakdown of the problems matching ``where``: one pass over the problems (``grouped``)
-    and the names of the units and categories (three statements)."""
-    rows = grouped(where, src)
+def compute(where: list, src, rows: list[dict] | None = None) -> Figures:
+    """Every breakdown of the problems matching ``where``: one pass over the problems (``grouped``,
+    unless its rows are given) and the names of the units and categories (three statements)."""
+    rows = grouped(where, src) if rows is None else rows
+    units = _units_of(rows)
     return Figures(
         district=breakdown("district", where, src, rows)[0],
-        territories=_json_names(breakdown("territory", where, src, rows)),
-        units=_json_names(breakdown("unit", where, src, rows)),
+        territories=_json_names(breakdown("territory", where, src, rows, units)),
+        units=_json_names(breakdown("unit", where, src, rows, units)),
         categories=_json_names(breakdown("category", where, src, rows)),
         sources=_json_names(breakdown("source", where, src, rows)),
     )
@@ -383,11 +392,41 @@ def trend(where: list, periods: list[Period]) -> list[dict]:
 
 TREND_PERIODS = 6
 
+# The counts of a dashboard, kept per process for the data version they were computed from: any
+# change to any problem (an insert, or an ORM update, which bumps its version — replies,
+# extensions and closures all change their problem) gives a new version and a new computation,
+# so the figures are never older than the data; a page opened again without a change in between
+# costs one aggregate instead of a pass over every problem. Names are read fresh each time.
+_CACHE: "OrderedDict[tuple, tuple[list[dict], list[dict]]]" = OrderedDict()
+_CACHE_SIZE = 64
+_CACHE_LOCK = threading.Lock()
+
+
+def data_version() -> tuple[int, int]:
+    """(problems, sum of their versions): changes with every insert and every ORM update."""
+    n, versions = db.session.execute(
+        select(func.count(Problem.id), func.coalesce(func.sum(Problem.version), 0))).one()
+    return int(n), int(versions)
+
 
 def dashboard(user, *, today: date | None = None) -> Figures:
-    """The dashboard of ``user``'s slice: the breakdowns and the trend (four statements)."""
+    """The dashboard of ``user``'s slice: the breakdowns and the trend (the data version, then
+    the grouped counts and the trend unless this version's are at hand, and the names)."""
     today = today or clock.today()
     where = slice_of(user)
-    figures = compute(where, Live(today))
-    figures.trend = trend(where, recent(TREND_PERIODS, today=today))
+    src = Live(today)
+    key = (user.id, user.role, user.unit_id, today, data_version())
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+    if hit is None:
+        hit = (grouped(where, src), trend(where, recent(TREND_PERIODS, today=today)))
+        with _CACHE_LOCK:
+            _CACHE[key] = hit
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    rows, trend_rows = hit
+    figures = compute(where, src, [dict(r) for r in rows])
+    figures.trend = [dict(r) for r in trend_rows]
     return figures
