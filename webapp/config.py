@@ -63,6 +63,8 @@ def load_config(instance_path: str) -> dict:
         # The public receipt lookup (/receipt): attempts per client address per window.
         "RECEIPT_LOOKUP_LIMIT": int(os.environ.get("RECEIPT_LOOKUP_LIMIT", "10")),
         "RECEIPT_LOOKUP_WINDOW_SECONDS": int(os.environ.get("RECEIPT_LOOKUP_WINDOW_SECONDS", "600")),
+        # Dashboards whose counts each process keeps for the current data version (0: none).
+        "STATS_CACHE_SIZE": int(os.environ.get("STATS_CACHE_SIZE", "64")),
         # The integrity scan's thresholds (defaults in integrity/detectors.py), when set.
         **{name: int(value) for name, value in os.environ.items() if name in INTEGRITY_SETTINGS},
     }

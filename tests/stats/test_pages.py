@@ -156,6 +156,11 @@ def test_dashboard_counts_are_reused_only_while_the_data_is_unchanged(app, trave
     assert (third.district["solved"], third.district["replied"]) == (1, 1)
     # Another user's slice is its own entry (the town sees only what it leads).
     assert fig.dashboard(f.user("town")).district["total"] == 1
+    # Switched off (STATS_CACHE_SIZE=0), every call computes.
+    app.config["STATS_CACHE_SIZE"] = 0
+    with counted_queries() as uncached:
+        assert fig.dashboard(office).district == third.district
+    assert uncached[0] == 4  # no data version asked; the counts, the trend, the names
 
 
 def test_issue_and_correct_through_the_pages(app, traveller, login_as):

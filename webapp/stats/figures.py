@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, and_, case, func, or_, select
 from sqlalchemy.ext.compiler import compiles
@@ -397,8 +398,8 @@ TREND_PERIODS = 6
 # extensions and closures all change their problem) gives a new version and a new computation,
 # so the figures are never older than the data; a page opened again without a change in between
 # costs one aggregate instead of a pass over every problem. Names are read fresh each time.
+# ``STATS_CACHE_SIZE`` dashboards at most (0: always compute).
 _CACHE: "OrderedDict[tuple, tuple[list[dict], list[dict]]]" = OrderedDict()
-_CACHE_SIZE = 64
 _CACHE_LOCK = threading.Lock()
 
 
@@ -415,17 +416,19 @@ def dashboard(user, *, today: date | None = None) -> Figures:
     today = today or clock.today()
     where = slice_of(user)
     src = Live(today)
-    key = (user.id, user.role, user.unit_id, today, data_version())
+    size = current_app.config.get("STATS_CACHE_SIZE", 64)
+    key = (user.id, user.role, user.unit_id, today, data_version()) if size else None
     with _CACHE_LOCK:
-        hit = _CACHE.get(key)
+        hit = _CACHE.get(key) if size else None
         if hit is not None:
             _CACHE.move_to_end(key)
     if hit is None:
         hit = (grouped(where, src), trend(where, recent(TREND_PERIODS, today=today)))
-        with _CACHE_LOCK:
-            _CACHE[key] = hit
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
+        if size:
+            with _CACHE_LOCK:
+                _CACHE[key] = hit
+                while len(_CACHE) > size:
+                    _CACHE.popitem(last=False)
     rows, trend_rows = hit
     figures = compute(where, src, [dict(r) for r in rows])
     figures.trend = [dict(r) for r in trend_rows]
