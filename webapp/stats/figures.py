@@ -393,11 +393,12 @@ def trend(where: list, periods: list[Period]) -> list[dict]:
 
 TREND_PERIODS = 6
 
-# The counts of a dashboard, kept per process for the data version they were computed from: any
-# change to any problem (an insert, or an ORM update, which bumps its version — replies,
-# extensions and closures all change their problem) gives a new version and a new computation,
-# so the figures are never older than the data; a page opened again without a change in between
-# costs one aggregate instead of a pass over every problem. Names are read fresh each time.
+# The counts of a dashboard (a group's, the office's, the leader's), kept per process for the
+# data version they were computed from: any change to any problem (an insert, or an ORM update,
+# which bumps its version — replies, extensions and closures all change their problem) gives a
+# new version and a new computation, so the figures are never older than the data; a page opened
+# again without a change in between costs one aggregate instead of a pass over every problem.
+# Names are read fresh each time.
 # ``STATS_CACHE_SIZE`` dashboards at most (0: always compute).
 _CACHE: "OrderedDict[tuple, tuple[list[dict], list[dict]]]" = OrderedDict()
 _CACHE_LOCK = threading.Lock()
@@ -416,7 +417,9 @@ def dashboard(user, *, today: date | None = None) -> Figures:
     today = today or clock.today()
     where = slice_of(user)
     src = Live(today)
-    size = current_app.config.get("STATS_CACHE_SIZE", 64)
+    # A unit's own slice is computed in less time than the data version takes to read
+    # (benchmarks/dashboard.py at 200,000 problems): only wider slices are kept.
+    size = 0 if user.role in UNIT_ROLES else current_app.config.get("STATS_CACHE_SIZE", 64)
     key = (user.id, user.role, user.unit_id, today, data_version()) if size else None
     with _CACHE_LOCK:
         hit = _CACHE.get(key) if size else None
