@@ -314,7 +314,8 @@ def measure_pages(app, page_list, repeat: int = 3) -> dict:
         for _ in range(repeat):
             # Cold: the dashboard's reused counts are dropped first, so every measured request
             # computes from the data (as after any change); ``warm`` below measures the reuse.
-            figures._CACHE.clear()
+            with app.app_context():
+                figures._cache().clear()
             with q.capture(engine) as cap:
                 t0 = time.perf_counter()
                 resp = client.get(path)

@@ -399,9 +399,12 @@ TREND_PERIODS = 6
 # new version and a new computation, so the figures are never older than the data; a page opened
 # again without a change in between costs one aggregate instead of a pass over every problem.
 # Names are read fresh each time.
-# ``STATS_CACHE_SIZE`` dashboards at most (0: always compute).
-_CACHE: "OrderedDict[tuple, tuple[list[dict], list[dict]]]" = OrderedDict()
+# ``STATS_CACHE_SIZE`` dashboards at most (0: always compute), per application (its database).
 _CACHE_LOCK = threading.Lock()
+
+
+def _cache() -> "OrderedDict[tuple, tuple[list[dict], list[dict]]]":
+    return current_app.extensions.setdefault("huiyin_dashboard_counts", OrderedDict())
 
 
 def data_version() -> tuple[int, int]:
@@ -421,17 +424,18 @@ def dashboard(user, *, today: date | None = None) -> Figures:
     # (benchmarks/dashboard.py at 200,000 problems): only wider slices are kept.
     size = 0 if user.role in UNIT_ROLES else current_app.config.get("STATS_CACHE_SIZE", 64)
     key = (user.id, user.role, user.unit_id, today, data_version()) if size else None
+    cache = _cache()
     with _CACHE_LOCK:
-        hit = _CACHE.get(key) if size else None
+        hit = cache.get(key) if size else None
         if hit is not None:
-            _CACHE.move_to_end(key)
+            cache.move_to_end(key)
     if hit is None:
         hit = (grouped(where, src), trend(where, recent(TREND_PERIODS, today=today)))
         if size:
             with _CACHE_LOCK:
-                _CACHE[key] = hit
-                while len(_CACHE) > size:
-                    _CACHE.popitem(last=False)
+                cache[key] = hit
+                while len(cache) > size:
+                    cache.popitem(last=False)
     rows, trend_rows = hit
     figures = compute(where, src, [dict(r) for r in rows])
     figures.trend = [dict(r) for r in trend_rows]
