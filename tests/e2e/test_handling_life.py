@@ -110,7 +110,10 @@ def action(page: Page, name: str):
 def click_action(page: Page, name: str, label: str) -> None:
     link = action(page, name).get_by_role("link", name=label, exact=True)
     expect(link, f"the problem page should offer {label}").to_be_visible()
+    href = link.get_attribute("href")
     link.click()
+    # The next page has loaded (a check run mid-navigation would find no document).
+    page.wait_for_url(lambda url: url.endswith(href))
 
 
 def landed(page: Page, problem_id: int, message: str) -> None:

@@ -92,6 +92,7 @@ def problem_by_number(server, number: str) -> dict:
 
 
 def no_sideways_scroll(page: Page, what: str) -> None:
+    page.wait_for_load_state()
     width = page.evaluate("() => document.documentElement.scrollWidth")
     viewport = page.viewport_size["width"]
     assert width <= viewport, f"{what}: the page is {width} px wide on a {viewport} px screen"
