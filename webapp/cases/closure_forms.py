@@ -24,15 +24,21 @@ TEXT_MAX = 2000
 NOTE_MAX = 1000
 
 
-class _Versioned(FlaskForm):
-    """The problem's version when the form was drawn."""
+class VersionedForm(FlaskForm):
+    """A form carrying the version of the row it was drawn from (the problem's, a notice's …)."""
 
     version = IntegerField(widget=HiddenInput(), validators=[Needed(_l("表单缺少版本号，请刷新页面。"))])
 
     @property
     def hidden_errors(self) -> list[str]:
-        """Errors of the fields the user cannot see (CSRF, version)."""
-        return [e for name in ("csrf_token", "version") if name in self._fields for e in self._fields[name].errors]
+        """Errors of the fields the user cannot see (CSRF, version, token)."""
+        return [e for name in ("csrf_token", "version", "token") if name in self._fields
+                for e in self._fields[name].errors]
+
+    def now_at(self, version: int) -> None:
+        """The user has now seen ``version``: the form carries it (the posted value is drawn otherwise)."""
+        self.version.data = version
+        self.version.raw_data = [str(version)]
 
     def set_field_errors(self, errors: dict) -> None:
         """Put an operation's field errors (``BookInvalid.errors``) on the fields of this form."""
@@ -44,7 +50,7 @@ class _Versioned(FlaskForm):
                 field.errors = [*(field.errors or []), str(message)]
 
 
-class SignoffForm(_Versioned):
+class SignoffForm(VersionedForm):
     """申请销号: result, completion date, evidence files or why none can exist, open parts' reason."""
 
     result = TextAreaField(_l("办理结果"), filters=[_strip], validators=[Length(max=TEXT_MAX)])
@@ -56,7 +62,7 @@ class SignoffForm(_Versioned):
                                       validators=[Length(max=NOTE_MAX)])
 
 
-class _Decision(_Versioned):
+class _Decision(VersionedForm):
     """Two outcomes on one page: ``action`` (a hidden field of each of the two forms) picks one;
     ``note`` goes with the approval (optional), ``reason`` with the refusal (required)."""
 
@@ -117,7 +123,7 @@ class CannotSolveDecisionForm(_Decision):
     reason = TextAreaField(_l("驳回理由"), filters=[_strip], validators=[Length(max=NOTE_MAX)])
 
 
-class CannotSolveForm(_Versioned):
+class CannotSolveForm(VersionedForm):
     """申请暂难解决: the kind of reason and the explanation (what the resident will be told too)."""
 
     reason_kind = RadioField(

@@ -6,11 +6,10 @@ The forms check only what can be read from the input (lengths, a parsable date);
 """
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, TextAreaField
+from wtforms import HiddenField, TextAreaField
 from wtforms.validators import Length, Optional, ValidationError
-from wtforms.widgets import HiddenInput
 
+from ..cases.closure_forms import VersionedForm
 from ..cases.fields import strip as _strip
 from ..cases.meeting_forms import Filled
 from ..cases.triage_forms import LocalDateField, Needed, new_token
@@ -19,31 +18,7 @@ from .notices import TEXT_MAX, reply_by_error
 TOO_LONG = _l("不能超过 %(max)d 个字。")
 
 
-class _Versioned(FlaskForm):
-    version = IntegerField(widget=HiddenInput(), validators=[Needed(_l("表单缺少版本号，请刷新页面。"))])
-
-    @property
-    def hidden_errors(self) -> list[str]:
-        """Errors of the fields the user cannot see (CSRF, version, token)."""
-        return [e for name in ("csrf_token", "version", "token") if name in self._fields
-                for e in self._fields[name].errors]
-
-    def now_at(self, version: int) -> None:
-        """The user has now seen ``version``: the form carries it (the posted value is drawn otherwise)."""
-        self.version.data = version
-        self.version.raw_data = [str(version)]
-
-    def set_field_errors(self, errors: dict) -> None:
-        """An operation's field errors (``BookInvalid.errors``) onto the fields of this form."""
-        for name, message in errors.items():
-            field = self._fields.get(name)
-            if field is None:
-                self.form_errors.append(str(message))
-            else:
-                field.errors = [*(field.errors or []), str(message)]
-
-
-class IssueForm(_Versioned):
+class IssueForm(VersionedForm):
     """下发督办单: the problem's version, a client token, what is late, what is required, by when."""
 
     token = HiddenField(filters=[_strip], validators=[Optional(), Length(max=48)])
@@ -63,7 +38,7 @@ class IssueForm(_Versioned):
             self.token.data = new_token()
 
 
-class AnswerForm(_Versioned):
+class AnswerForm(VersionedForm):
     """办理情况反馈 on the notice (the notice's version)."""
 
     answer = TextAreaField(_l("办理情况反馈"), filters=[_strip], validators=[
