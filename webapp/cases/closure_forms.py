@@ -9,45 +9,17 @@ with two forms (approve / send back) must never block one button with the other'
 """
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import HiddenField, IntegerField, RadioField, SelectChoice, TextAreaField
+from wtforms import HiddenField, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import AnyOf, Length, Optional, ValidationError
-from wtforms.widgets import HiddenInput
 
 from .fields import strip as _strip
 from .handling_models import CannotSolveReason
-from .triage_forms import LocalDateField, Needed
+from .triage_forms import LocalDateField, Needed, VersionedForm
 from .workflow import Action
 
 TEXT_MAX = 2000
 NOTE_MAX = 1000
-
-
-class VersionedForm(FlaskForm):
-    """A form carrying the version of the row it was drawn from (the problem's, a notice's …)."""
-
-    version = IntegerField(widget=HiddenInput(), validators=[Needed(_l("表单缺少版本号，请刷新页面。"))])
-
-    @property
-    def hidden_errors(self) -> list[str]:
-        """Errors of the fields the user cannot see (CSRF, version, token)."""
-        return [e for name in ("csrf_token", "version", "token") if name in self._fields
-                for e in self._fields[name].errors]
-
-    def now_at(self, version: int) -> None:
-        """The user has now seen ``version``: the form carries it (the posted value is drawn otherwise)."""
-        self.version.data = version
-        self.version.raw_data = [str(version)]
-
-    def set_field_errors(self, errors: dict) -> None:
-        """Put an operation's field errors (``BookInvalid.errors``) on the fields of this form."""
-        for name, message in errors.items():
-            field = self._fields.get(name)
-            if field is None:
-                self.form_errors.append(str(message))
-            else:
-                field.errors = [*(field.errors or []), str(message)]
 
 
 class SignoffForm(VersionedForm):

@@ -10,12 +10,11 @@ import uuid
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import BooleanField, HiddenField, IntegerField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import AnyOf, Length, StopValidation
-from wtforms.widgets import HiddenInput
 
 from .fields import strip as _strip
-from .triage_forms import LocalDateField, Needed
+from .triage_forms import LocalDateField, Needed, VersionedForm
 
 TEXT_MAX = 2000
 REASON_MAX = 1000
@@ -59,15 +58,7 @@ class PartFeedbackForm(_Tokened):
     files = MultipleFileField(_l("附件（照片或 PDF，可选）"))
 
 
-class _Versioned(FlaskForm):
-    version = IntegerField(widget=HiddenInput(), validators=[Needed(_l("表单缺少版本号，请刷新页面。"))])
-
-    @property
-    def hidden_errors(self) -> list[str]:
-        return [e for name in ("csrf_token", "version") if name in self._fields for e in self._fields[name].errors]
-
-
-class ExtensionForm(_Versioned):
+class ExtensionForm(VersionedForm):
     """申请延期: the new deadline, the reason, the progress so far."""
 
     new_deadline = LocalDateField(_l("申请延期至"), validators=[Needed(_l("请填写新的办理时限。"))])
@@ -78,7 +69,7 @@ class ExtensionForm(_Versioned):
 DECISIONS = ("approve", "reject")
 
 
-class ExtensionDecisionForm(_Versioned):
+class ExtensionDecisionForm(VersionedForm):
     """审批延期: approve or reject (a rejection needs the reason)."""
 
     # Sent by the button pressed (同意延期 / 驳回).

@@ -15,14 +15,13 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, Length, Optional, StopValidation
-from wtforms.widgets import HiddenInput
 
 from .fields import int_or_none as _int_or_none
 from .fields import strip as _strip
 from .handling import MAX_STEPS
-from .triage_forms import LocalDateField, Needed
+from .triage_forms import LocalDateField, Needed, VersionedForm
 
 TEXT_MAX = 4000
 NOTE_MAX = 1000
@@ -30,15 +29,10 @@ TITLE_MAX = 255
 MIN_ROWS = 3  # empty rows drawn for a new roadmap (再加一步 adds more)
 
 
-class _Versioned(FlaskForm):
+class _Versioned(VersionedForm):
     """The problem's version when the form was drawn (a stale form is refused with 409)."""
 
-    version = IntegerField(widget=HiddenInput(), validators=[Needed(_l("表单缺少版本号，请刷新页面。"))])
-
-    @property
-    def hidden_errors(self) -> list[str]:
-        return [e for name in ("csrf_token", "version", "action") if name in self._fields
-                for e in self._fields[name].errors]
+    HIDDEN = ("csrf_token", "version", "action")
 
 
 class TaskBookForm(_Versioned):

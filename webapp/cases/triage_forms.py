@@ -77,17 +77,37 @@ def new_token() -> str:
     return uuid.uuid4().hex
 
 
-class _Versioned(FlaskForm):
-    """The problem's version when the form was drawn, and the client token (double submits)."""
+class VersionedForm(FlaskForm):
+    """A form carrying the version of the row it was drawn from (the problem's, a notice's …):
+    a stale one is refused with 409. The one base of the casework forms."""
 
+    HIDDEN = ("csrf_token", "version", "token")  # fields the user cannot see
     version = IntegerField(widget=HiddenInput(), validators=[Needed(_l("表单缺少版本号，请刷新页面。"))])
-    token = HiddenField(filters=[_strip], validators=[Optional(), Length(max=48)])
 
     @property
     def hidden_errors(self) -> list[str]:
-        """Errors of the fields the user cannot see (CSRF, version, token)."""
-        return [e for name in ("csrf_token", "version", "token") if name in self._fields
-                for e in self._fields[name].errors]
+        """Errors of the fields the user cannot see (shown above the form)."""
+        return [e for name in self.HIDDEN if name in self._fields for e in self._fields[name].errors]
+
+    def now_at(self, version: int) -> None:
+        """The user has now seen ``version``: the form carries it (the posted value is drawn otherwise)."""
+        self.version.data = version
+        self.version.raw_data = [str(version)]
+
+    def set_field_errors(self, errors: dict) -> None:
+        """Put an operation's field errors (``BookInvalid.errors``) on the fields of this form."""
+        for name, message in errors.items():
+            field = self._fields.get(name)
+            if field is None:
+                self.form_errors.append(str(message))
+            else:
+                field.errors = [*(field.errors or []), str(message)]
+
+
+class _Versioned(VersionedForm):
+    """The problem's version when the form was drawn, and the client token (double submits)."""
+
+    token = HiddenField(filters=[_strip], validators=[Optional(), Length(max=48)])
 
     def ensure_token(self) -> None:
         if not self.token.data:

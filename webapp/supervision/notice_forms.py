@@ -9,10 +9,9 @@ from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, TextAreaField
 from wtforms.validators import Length, Optional, ValidationError
 
-from ..cases.closure_forms import VersionedForm
 from ..cases.fields import strip as _strip
 from ..cases.meeting_forms import Filled
-from ..cases.triage_forms import LocalDateField, Needed, new_token
+from ..cases.triage_forms import LocalDateField, Needed, VersionedForm, new_token
 from .notices import TEXT_MAX, reply_by_error
 
 TOO_LONG = _l("不能超过 %(max)d 个字。")
