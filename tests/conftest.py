@@ -5,26 +5,68 @@ organisation loader. Each test gets its own clone, so tests may commit freely �
 paths production uses — and run in parallel (pytest-xdist).
 
 ``HUIYIN_TEST_DATABASE_URL`` (a PostgreSQL URL) switches the whole suite to PostgreSQL.
+``HUIYIN_TEST_TODAY`` (``YYYY-MM-DD``) runs the whole suite as if today were that date (10:00 in
+the district, the clock ticking): the suite must pass on any day of the year. Tests whose
+answer depends on the calendar also run on ``EDGE_DATES`` through the ``on_date`` fixture.
 """
 
 import os
 import re
 import shutil
 import uuid
+from datetime import date, datetime, time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from webapp import create_app
+from webapp.core import clock
 from webapp.core.extensions import db
 
 PG_URL = os.environ.get("HUIYIN_TEST_DATABASE_URL")
 DEMO_PASSWORD = "Huiyin@2026"
 FAST_HASH = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 1024}
+
+
+# Days on which a calendar-sensitive test must still hold: the last day of a half month and of a
+# month, the first working day of a half month right after the National Day holiday, a Spring
+# Festival holiday, a 调休 Saturday that is worked, the last day of the year.
+EDGE_DATES = [
+    date(2026, 1, 15),
+    date(2026, 2, 14),
+    date(2026, 2, 18),
+    date(2026, 9, 30),
+    date(2026, 10, 16),
+    date(2026, 12, 31),
+]
+
+
+def travel_to(day: date):
+    """Move the clock (of the whole process: the browser tests' server too) to 10:00 that day."""
+    return time_machine.travel(datetime.combine(day, time(10), clock.LOCAL_TZ), tick=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _suite_today():
+    """``HUIYIN_TEST_TODAY``: the whole run on that date (unset: the real date)."""
+    day = os.environ.get("HUIYIN_TEST_TODAY")
+    if not day:
+        yield None
+        return
+    with travel_to(date.fromisoformat(day)):
+        yield day
+
+
+@pytest.fixture(params=EDGE_DATES, ids=str)
+def on_date(request):
+    """Run the test on each of ``EDGE_DATES`` (request it first, before the data it makes)."""
+    with travel_to(request.param):
+        yield request.param
 
 
 def _worker() -> str:

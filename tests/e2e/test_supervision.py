@@ -7,21 +7,27 @@
    embedded CJK font and the resident's phone masked.
 4. ``office`` generates the 潘安湖街道工作组 half-monthly meeting's agenda (preview first): the
    overdue problem is on it; the packet PDF holds the agenda and that problem's 问题交办单.
+
+It runs on a Spring Festival holiday and on the first working day after National Day: the
+overdue problem is a 好事即办 one (3 working days) assigned early in the last ended half month,
+so its deadline lies before the meeting whatever the day.
 """
 
-from datetime import datetime, time, timedelta
+from datetime import date, timedelta
 
 import pytest
-import time_machine
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from tests.cases import handling_factories as hf
+from tests.conftest import travel_to
 from tests.e2e.conftest import DESKTOP, PHONE
 from tests.e2e.test_intake_assignment import PHONE_MOBILE, as_user, no_sideways_scroll, read_db
 from tests.e2e.test_integrity import open_menu
 from tests.pdfcheck import assert_pdf
+from webapp.cases import operations as ops
 from webapp.cases.models import Problem
+from webapp.cases.workflow import Kind, Level, Tier
 from webapp.core import clock
 from webapp.core.extensions import db
 from webapp.stats.periods import recent
@@ -36,8 +42,9 @@ GROUP = "潘安湖街道工作组"
 def seed(server) -> dict:
     def fn():
         start = recent(1, include_current=False)[0].start + timedelta(days=1)
-        with time_machine.travel(datetime.combine(start, time(10), clock.LOCAL_TZ), tick=True):
-            late = hf.assigned()  # never signed for: long overdue by now
+        with travel_to(start):
+            # Never signed for, due three working days later: overdue at any meeting now.
+            late = hf.assigned(triage=ops.Triage(Kind.individual, Level.town, Tier.immediate))
         working = hf.in_progress(category="教育")
         return {"late": late.number, "late_sheet": late.current_assignment.number,
                 "working_id": working.id, "working": working.number, "phone": working.resident_phone}
@@ -49,8 +56,11 @@ def flash(page: Page):
     return page.locator(".flashes .flash").first
 
 
-def test_notice_answered_and_agenda_packet(fresh_live_server, server, new_context, artifacts):
+@pytest.mark.parametrize("on_date", [date(2026, 2, 18), date(2026, 10, 16)], indirect=True, ids=str)
+def test_notice_answered_and_agenda_packet(on_date, fresh_live_server, server, new_context, artifacts):
     data = seed(server)
+    assert read_db(server, lambda: db.session.scalar(
+        select(Problem.deadline).where(Problem.number == data["late"]))) < on_date
 
     # 1. The group lead issues a 督办单 from the problem page.
     lead = as_user(new_context, "grouplead", DESKTOP)
