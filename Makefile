@@ -20,6 +20,7 @@ run: deps-run $(VENV)/.run-installed translations
 ## $TEST_DATABASE_URL (PostgreSQL) when it is set.
 test: deps-test $(VENV)/.test-installed translations
 	$(BIN)/ruff check webapp tests
+	$(BIN)/lint-imports
 	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
 	@if [ -n "$${TEST_DATABASE_URL:-}" ]; then \
 	  echo "== the same suite on $${TEST_DATABASE_URL%%@*}@… =="; \
@@ -55,6 +56,7 @@ extract-messages:
 
 lint:
 	$(BIN)/ruff check webapp tests
+	$(BIN)/lint-imports
 
 ## make bench [BENCH_ARGS="--database-url postgresql+psycopg://…/huiyin_bench"]: 200,000 problems, queue pages vs hello.
 bench: $(VENV)/.test-installed

@@ -128,7 +128,7 @@ class Timeline:
 
     def tables(self):
         from webapp.cases import models as m
-        from webapp.cases.handling_models import Reply
+        from webapp.handling.models import Reply
 
         return (m.Problem.__table__, m.Assignment.__table__, m.ProblemEvent.__table__, Reply.__table__,
                 m.AssignmentUnit.__table__)
@@ -598,7 +598,7 @@ def main() -> int:
         tree = q.load_tree(app)
         filler = q.Filler(app, url, tree)
         timeline = Timeline(app, url, tree)
-        from webapp.stats.periods import Period
+        from webapp.core.periods import Period
 
         last = Period.of(tree.today).previous()
         small = size_step(app, filler, timeline, args.small, last.previous())

@@ -264,9 +264,10 @@ class Filler:
 
     def tables(self):
         from webapp.cases import models as m
+        from webapp.core.numbering import NumberSequence
 
         return (m.Problem.__table__, m.Assignment.__table__, m.AssignmentUnit.__table__,
-                m.CoordinatedList.__table__, m.NumberSequence.__table__)
+                m.CoordinatedList.__table__, NumberSequence.__table__)
 
     def fill_to(self, total: int) -> float:
         """Add problems until there are ``total``; returns the seconds it took."""

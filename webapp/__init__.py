@@ -36,10 +36,11 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.config.update(overrides)
 
     db.init_app(app)
-    from .cases import handling_models as _handling_models  # noqa: F401 - handling tables
     from .cases import models as _case_models  # noqa: F401 - case tables, for migrations
-    from .core import calendar, settings  # noqa: F401 - core tables (working-day overrides, settings)
+    from .core import calendar, numbering, settings  # noqa: F401 - core tables (overrides, numbers, settings)
+    from .handling import models as _handling_models  # noqa: F401 - handling tables
     from .integrity import models as _integrity_models  # noqa: F401 - flags, spot checks, 问责
+    from .receipt import models as _receipt_models  # noqa: F401 - the lookup's attempts
     from .stats import reports as _stats_reports  # noqa: F401 - half-month reports table
     from .supervision import models as _supervision_models  # noqa: F401 - 督办单, agendas
 
@@ -89,22 +90,23 @@ def _register_blueprints(app: Flask) -> None:
     from .accounts.routes import bp as accounts_bp
     from .accounts.security_admin import bp as security_bp
     from .audit.routes import bp as audit_bp
-    from .cases.closure_routes import bp as closure_bp
-    from .cases.intake import bp as intake_bp
-    from .cases.lists import bp as lists_bp
-    from .cases.meeting_routes import bp as meetings_bp
-    from .cases.progress_routes import bp as progress_bp
-    from .cases.receipt import bp as receipt_bp
-    from .cases.reply_routes import bp as replies_bp
+    from .cases.intake_routes import bp as intake_bp
+    from .cases.list_routes import bp as lists_bp
     from .cases.routes import bp as cases_bp
-    from .cases.settings_routes import bp as settings_bp
-    from .cases.taskbook_routes import bp as taskbook_bp
-    from .cases.triage import bp as triage_bp
+    from .cases.sheet_routes import bp as sheets_bp
+    from .cases.triage_routes import bp as triage_bp
     from .core.health import bp as health_bp
+    from .handling.closure_routes import bp as closure_bp
+    from .handling.meeting_routes import bp as meetings_bp
+    from .handling.progress_routes import bp as progress_bp
+    from .handling.reply_routes import bp as replies_bp
+    from .handling.taskbook_routes import bp as taskbook_bp
     from .integrity.accountability_routes import bp as accountability_bp
     from .integrity.routes import bp as integrity_bp
     from .integrity.spotcheck_routes import bp as spotchecks_bp
     from .org.routes import bp as org_bp
+    from .receipt.routes import bp as receipt_bp
+    from .settings.routes import bp as settings_bp
     from .stats.routes import bp as stats_bp
     from .supervision.agenda_routes import bp as agendas_bp
     from .supervision.notice_routes import bp as notices_bp
@@ -119,9 +121,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(cases_bp)
     app.register_blueprint(intake_bp)
     app.register_blueprint(triage_bp)
+    app.register_blueprint(sheets_bp)
     app.register_blueprint(lists_bp)
     app.register_blueprint(settings_bp)
-    # Handling and closure (issue 4): the problem page's panels come in this order.
+    # Handling and closure: the problem page's panels come in this order.
     app.register_blueprint(taskbook_bp)
     app.register_blueprint(progress_bp)
     app.register_blueprint(meetings_bp)

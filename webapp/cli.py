@@ -87,7 +87,7 @@ def register_cli(app: Flask) -> None:
                    f"{counts['reports']} half-month reports issued")
         # Today's scheduled work, as cron would have run it: the office finds the 催办/通报 and
         # the integrity flags the campaign's data calls for.
-        from .integrity.flags import scan
+        from .integrity.scan import scan
         from .supervision import sweep
 
         swept = sweep.run(source="demo")

@@ -14,7 +14,7 @@ OFFICE = {"office"}
 
 def _record(unit_name: str, dept: bool):
     from tests.cases import factories as f
-    from tests.cases import handling_factories as hf
+    from tests.handling import factories as hf
     from webapp.core import clock
     from webapp.integrity import accountability as acc
     from webapp.integrity.models import Measure

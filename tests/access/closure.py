@@ -13,7 +13,7 @@ SEES_TOWN = {"office", "leader", "cadre", "grouplead", "town", "townlead"}
 
 
 def _objects() -> None:
-    from tests.cases import handling_factories as hf
+    from tests.handling import factories as hf
 
     LAZY.update({
         # Assigned by grouplead to 潘安湖街道 (town, townlead) / by the office to 区民政局 (dept, deptlead).
@@ -40,7 +40,7 @@ def _fresh(problem):
 def _closure_id(problem) -> int:
     from sqlalchemy import select
 
-    from webapp.cases.handling_models import Closure
+    from webapp.handling.models import Closure
 
     return db.session.scalar(select(Closure.id).where(Closure.problem_id == problem.id).order_by(Closure.id.desc()))
 

@@ -13,7 +13,7 @@ OFFICE = {"office"}
 
 def _flag():
     from tests.cases import factories as f
-    from webapp.integrity import flags
+    from webapp.integrity import operations as flags
     from webapp.integrity.models import FlagKind
 
     p = f.register(phone="13900000001")

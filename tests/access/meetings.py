@@ -20,18 +20,18 @@ def _objects() -> None:
     from datetime import timedelta
 
     from tests.cases import factories as f
-    from tests.cases import handling_factories as hf
-    from webapp.cases import handling as h
-    from webapp.cases.handling_models import MeetingKind
+    from tests.handling import factories as hf
     from webapp.core import clock
+    from webapp.handling.meetings import convene_meeting, record_minutes
+    from webapp.handling.models import MeetingKind
 
     def meeting(problem, convener: str, units: list[str], *, minuted=False):
         user = f.user(convener)
-        m = h.convene_meeting(user, kind=MeetingKind.consultation, title="访问矩阵协商会",
+        m = convene_meeting(user, kind=MeetingKind.consultation, title="访问矩阵协商会",
                               starts_at=clock.now() + timedelta(days=1), place="会议室", host="王明",
                               units=[f.unit(u) for u in units], problems=[problem])
         if minuted:
-            h.record_minutes(m, user, summary="访问矩阵纪要", attendance={}, decisions=[])
+            record_minutes(m, user, summary="访问矩阵纪要", attendance={}, decisions=[])
         db.session.commit()
         return m
 

@@ -21,7 +21,7 @@ DEPT_NOTICE_SEES = {"office", "leader", "grouplead", "dept", "deptlead"}
 
 def _objects() -> None:
     from tests.cases import factories as f
-    from tests.cases import handling_factories as hf
+    from tests.handling import factories as hf
     from webapp.supervision import notices
 
     def notice(problem, issuer: str):

@@ -20,9 +20,9 @@ NOTE_ROLES = {"cadre", "grouplead", "office"} | UNIT_USERS
 
 def _objects() -> None:
     from tests.cases import factories as f
-    from tests.cases import handling_factories as hf
-    from webapp.cases import handling as h
+    from tests.handling import factories as hf
     from webapp.cases import operations as ops
+    from webapp.handling import operations as h
 
     def cooperating(signed: bool):
         p = hf.in_progress(cooperating=("区民政局",))

@@ -16,11 +16,11 @@ REPLIERS = {"cadre", "desk", "office"}
 def desk_signed_off():
     """Transferred to the 12345 desk, handled by ``desk``, approved by a desk leader, verified."""
     from tests.cases import factories as f
-    from tests.cases import handling_factories as hf
+    from tests.handling import factories as hf
     from webapp.accounts.roles import Role
-    from webapp.cases import handling as h
     from webapp.cases import operations as ops
     from webapp.core import clock
+    from webapp.handling import operations as h
 
     leader = f.user("desklead-r") or f.make_user("desklead-r", "区12345平台大走访专席", Role.unit_leader)
     desk = f.user("desk")
@@ -38,7 +38,7 @@ def desk_signed_off():
 
 
 def _objects() -> None:
-    from tests.cases import handling_factories as hf
+    from tests.handling import factories as hf
 
     LAZY.update({
         # Registered by ``cadre``, handled by 潘安湖街道, verified: the reply is owed.

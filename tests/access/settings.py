@@ -29,7 +29,7 @@ def _limits(_o) -> dict:
 
 
 def _stamp(_o) -> dict:
-    from webapp.cases.categories import stamp
+    from webapp.settings.categories import stamp
 
     return {"version": stamp(_category())}
 

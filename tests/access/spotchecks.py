@@ -18,7 +18,7 @@ OFFICE = {"office"}
 
 def _period(back: int):
     from webapp.core import clock
-    from webapp.stats.periods import Period
+    from webapp.core.periods import Period
 
     p = Period.of(clock.today())
     for _i in range(back):
@@ -30,7 +30,7 @@ def _signed_off_in(period):
     """A problem signed off (verified) on a working day of ``period``, 10:00 local time."""
     import time_machine
 
-    from tests.cases import handling_factories as hf
+    from tests.handling import factories as hf
     from webapp.core import calendar, clock
 
     day = calendar.add_workdays(period.start, 1)

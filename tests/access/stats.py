@@ -16,7 +16,7 @@ OFFICE = {"office"}
 def _last_period():
     """The last half month that has ended."""
     from webapp.core import clock
-    from webapp.stats.periods import Period
+    from webapp.core.periods import Period
 
     return Period.of(clock.today()).previous()
 

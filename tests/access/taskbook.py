@@ -15,7 +15,7 @@ TOWN = {"town", "townlead"}
 
 
 def _objects() -> None:
-    from tests.cases import handling_factories as hf
+    from tests.handling import factories as hf
 
     LAZY.update({
         "taskbook_accepted": lambda: hf.accepted(),  # 潘安湖街道 signed for it: the book is to write
@@ -34,15 +34,15 @@ def _fresh(problem):
 
 
 def _step(problem):
-    from webapp.cases import handling
+    from webapp.handling.queries import book_in_force
 
-    return handling.book_in_force(_fresh(problem)).steps[0]
+    return book_in_force(_fresh(problem)).steps[0]
 
 
 def _book(problem):
-    from webapp.cases import handling
+    from webapp.handling.queries import books
 
-    return handling.books(_fresh(problem))[-1]
+    return books(_fresh(problem))[-1]
 
 
 def _incomplete_book(problem) -> dict:

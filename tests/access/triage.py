@@ -49,7 +49,7 @@ def _post(endpoint, action, obj, data, allow=TRIAGERS, not_found=frozenset(), no
 
 
 def _sheet(obj: str, units: set[str], others: set[str] = GROUP) -> Rule:
-    return Rule("triage.sheet_pdf", lambda o: f"/assignments/{getattr(o, obj).current_assignment_id}/sheet.pdf",
+    return Rule("sheets.sheet_pdf", lambda o: f"/assignments/{getattr(o, obj).current_assignment_id}/sheet.pdf",
                 READ_ALL | others | units, not_found=CASEWORK - READ_ALL - others - units, note=obj)
 
 
@@ -72,8 +72,8 @@ RULES = [
           {"grouplead"}),
     _post("triage.to_list", "list", "other_group_problem", _triage, set(), {"grouplead"}),
     # Without evidence: the allowed users get the form back with the message (200).
-    _post("triage.resolve", "resolve", "triage_problem", lambda p: _triage(p, result="当场解决")),
-    _post("triage.resolve", "resolve", "other_group_problem", _triage, {"office"}, {"grouplead"}),
+    _post("closure.resolve_on_spot", "resolve", "triage_problem", lambda p: _triage(p, result="当场解决")),
+    _post("closure.resolve_on_spot", "resolve", "other_group_problem", _triage, {"office"}, {"grouplead"}),
     _post("triage.merge_into", "merge", "triage_problem", _merge),
     _post("triage.merge_into", "merge", "other_group_problem", _merge, {"office"}, {"grouplead"}),
     _post("triage.decline", "not-accept", "triage_problem", _reasoned),
@@ -86,5 +86,5 @@ RULES = [
     _sheet("other_town_problem", set()),
     _sheet("dept_problem", {"dept", "deptlead"}),
     _sheet("desk_problem", {"desk"}),
-    Rule("triage.sheet_pdf", "/assignments/99999999/sheet.pdf", set(), not_found=CASEWORK, note="no such sheet"),
+    Rule("sheets.sheet_pdf", "/assignments/99999999/sheet.pdf", set(), not_found=CASEWORK, note="no such sheet"),
 ]

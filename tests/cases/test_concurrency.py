@@ -16,17 +16,17 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.cases import factories as f
-from tests.cases import handling_factories as hf
 from tests.conftest import DEMO_PASSWORD
+from tests.handling import factories as hf
 from webapp.accounts.passwords import hash_password
 from webapp.accounts.roles import Role
-from webapp.cases import handling
-from webapp.cases.handling_models import Closure, ClosureStatus, Reply
 from webapp.cases.models import Problem, ProblemEvent
 from webapp.cases.workflow import Status
 from webapp.core import clock
 from webapp.core.audit import AuditEvent, verify_chain
 from webapp.core.extensions import db
+from webapp.handling import operations as handling
+from webapp.handling.models import Closure, ClosureStatus, Reply
 
 MOVED_ON = ("不能执行", "已被他人处理或修改")
 

@@ -8,8 +8,8 @@ from tests.cases.pages import MON
 from tests.cases.triage_pages import fresh
 from tests.pdfcheck import assert_pdf
 from webapp.cases import operations as ops
-from webapp.cases.lists import list_context, list_problems
-from webapp.cases.triage import sheet_context
+from webapp.cases.list_routes import list_context, list_problems
+from webapp.cases.sheet_routes import sheet_context
 from webapp.core.extensions import db
 from webapp.documents.pdf import render_document
 

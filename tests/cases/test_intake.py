@@ -565,7 +565,7 @@ def test_visits_list_is_scoped(app, cadre, login_as):
 def test_visits_pagination_newest_first(app, cadre):
     from datetime import timedelta
 
-    from webapp.cases.intake import VISITS_PAGE_SIZE
+    from webapp.cases.intake_routes import VISITS_PAGE_SIZE
 
     user = f.user("cadre")
     for i in range(VISITS_PAGE_SIZE + 2):

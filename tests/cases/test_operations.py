@@ -9,6 +9,7 @@ from webapp.cases.access import relations, scope
 from webapp.cases.models import Assignment, PartStatus, Problem, ProblemEvent
 from webapp.cases.workflow import NotAllowed, Status
 from webapp.core.audit import AuditEvent, verify_chain
+from webapp.core.errors import Conflict, Invalid
 from webapp.core.extensions import db
 
 
@@ -52,7 +53,7 @@ def test_stale_version_is_refused(app):
     old = p.version
     ops.sign_for(p, f.user("town"), version=old)
     db.session.commit()
-    with pytest.raises((ops.Conflict, NotAllowed)):
+    with pytest.raises((Conflict, NotAllowed)):
         ops.return_problem(p, f.user("town"), reason="不归我们管", version=old)
     db.session.rollback()
     assert p.status == Status.accepted
@@ -60,7 +61,7 @@ def test_stale_version_is_refused(app):
 
 def test_return_goes_back_to_the_assigner_for_re_triage(app):
     p = f.assigned_to_town()
-    with pytest.raises(ops.Invalid):
+    with pytest.raises(Invalid):
         ops.return_problem(p, f.user("town"), reason="  ")
     db.session.rollback()
     ops.return_problem(p, f.user("town"), reason="属于青山泉镇辖区")

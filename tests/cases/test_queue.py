@@ -13,6 +13,7 @@ from webapp.cases import operations as ops
 from webapp.cases.workflow import Kind, Level, Tier
 from webapp.core.audit import AuditEvent
 from webapp.core.extensions import db
+from webapp.handling.operations import resolve_on_spot
 
 IMMEDIATE = ops.Triage(Kind.individual, Level.town, Tier.immediate)
 
@@ -40,7 +41,7 @@ def _dataset() -> dict:
         p["l1"] = f.register()
         ops.add_to_list(p["l1"], gl, triage=ops.Triage(Kind.common, Level.district, Tier.quick))
         p["r1"] = f.register()
-        ops.resolve_on_spot(p["r1"], gl, triage=IMMEDIATE, result="当场修好了路灯")
+        resolve_on_spot(p["r1"], gl, triage=IMMEDIATE, result="当场修好了路灯")
         p["n1"] = f.register()
         ops.not_accept(p["n1"], gl, reason="属于民事纠纷，已告知走法律途径")
         db.session.commit()

@@ -38,24 +38,8 @@ from sqlalchemy import func, select
 from tests.cases import factories as f
 from tests.cases.pages import MON
 from webapp.accounts.models import User
-from webapp.cases import handling as h
 from webapp.cases import operations as ops
 from webapp.cases.access import relations, unit_part
-from webapp.cases.handling_models import (
-    BookStatus,
-    CannotSolveReason,
-    Closure,
-    ClosureKind,
-    ClosureStatus,
-    Meeting,
-    MeetingKind,
-    MeetingStatus,
-    Reply,
-    ReplyMethod,
-    TaskBook,
-    TaskStep,
-    Verdict,
-)
 from webapp.cases.models import (
     Attachment,
     AttachmentKind,
@@ -83,7 +67,32 @@ from webapp.cases.workflow import (
 )
 from webapp.core import calendar, clock
 from webapp.core.audit import AuditEvent, verify_chain
+from webapp.core.errors import Conflict, Invalid
 from webapp.core.extensions import db
+from webapp.handling import operations as h
+from webapp.handling.meetings import (
+    DecisionInput,
+    convene_meeting,
+    may_manage_meeting,
+    record_minutes,
+)
+from webapp.handling.models import (
+    BookStatus,
+    CannotSolveReason,
+    Closure,
+    ClosureKind,
+    ClosureStatus,
+    Meeting,
+    MeetingKind,
+    MeetingStatus,
+    Reply,
+    ReplyMethod,
+    TaskBook,
+    TaskStep,
+    Verdict,
+)
+from webapp.handling.operations import resolve_on_spot
+from webapp.handling.queries import book_in_force, moot_actions
 
 USERS = ["office", "cadre", "grouplead", "town", "townlead", "dept", "deptlead", "desk", "leader"]
 TOWN, DEPT, IDLE_DEPT = "潘安湖街道", "区民政局", "区卫计委"  # 区卫计委 has no accounts: its part stays open
@@ -175,7 +184,7 @@ class HandlingMachine(RuleBasedStateMachine):
             work(p, user, before_version - 1 if stale else before_version)
             db.session.commit()
             outcome = None
-        except (NotAllowed, ops.Conflict, ops.Invalid) as exc:
+        except (NotAllowed, Conflict, Invalid) as exc:
             db.session.rollback()
             outcome = exc
         label = f"{name} by {who} on {before_status}"
@@ -218,7 +227,7 @@ class HandlingMachine(RuleBasedStateMachine):
             self.touched.update(live)
         self.chosen = data.draw(st.sampled_from(live if live and not rarely(data) else self.problems))
         p = self.problem(self.chosen)
-        moot = h.moot_actions(p)
+        moot = moot_actions(p)
         fitting = {name for name, takes in STEPS.items() for x in takes if fits(p.status, x) and x not in moot}
         happy = HAPPY.get(p.status) if HAPPY.get(p.status) in fitting else None
         others = sorted(fitting - {happy}) + ["days_pass", "minutes"]
@@ -268,7 +277,7 @@ class HandlingMachine(RuleBasedStateMachine):
     def do_resolve_on_spot(self, data):
         pid, who = self.pick(data, Action.resolve_on_spot)
         result = text(data, "当场协调解决")
-        self.attempt(pid, who, lambda p, u, v: ops.resolve_on_spot(p, u, triage=TRIAGES[1], result=result, version=v),
+        self.attempt(pid, who, lambda p, u, v: resolve_on_spot(p, u, triage=TRIAGES[1], result=result, version=v),
                      action=Action.resolve_on_spot, stale=self.stale(data))
 
     # ------------------------------------------------------------ the unit
@@ -303,7 +312,7 @@ class HandlingMachine(RuleBasedStateMachine):
                                               ceiling + timedelta(days=1)]))
         own = [u for u in ("town", "townlead", "dept", "deptlead", "desk") if self.people[u].unit_id == p.lead_unit_id]
         handler = self.account(data.draw(st.sampled_from(own if own and not rarely(data) else USERS)))
-        in_force = h.book_in_force(p)
+        in_force = book_in_force(p)
         steps = [h.StepInput(s.title, s.due_on, s.unit_id, from_step_id=s.id)
                  for s in (in_force.steps if in_force else []) if data.draw(st.booleans())]
         for i in range(data.draw(st.integers(0 if steps else 1, 2))):
@@ -330,7 +339,7 @@ class HandlingMachine(RuleBasedStateMachine):
         if not steps:
             return
         step = data.draw(st.sampled_from(steps))
-        in_force = h.book_in_force(p)
+        in_force = book_in_force(p)
         unit_ok = step.unit_id == user.unit_id or user.unit_id == p.lead_unit_id
         allowed = self._allowed(p, user, None, Activity.tick_step) and (
             unit_ok or in_force is None or step.task_book_id != in_force.id)
@@ -364,7 +373,7 @@ class HandlingMachine(RuleBasedStateMachine):
         units = data.draw(st.sampled_from([[TOWN, DEPT], [TOWN], []]))
 
         def work(p, u, v):
-            m = h.convene_meeting(u, kind=MeetingKind.joint, title="会办会", starts_at=clock.now() + timedelta(days=1),
+            m = convene_meeting(u, kind=MeetingKind.joint, title="会办会", starts_at=clock.now() + timedelta(days=1),
                                   place="区活动办会议室", host="周主任", units=[f.unit(n) for n in units], problems=[p])
             self.meetings.append(m.id)
 
@@ -380,22 +389,22 @@ class HandlingMachine(RuleBasedStateMachine):
         p = meeting.agenda[0].problem
         self.touched.add(p.id)
         unit = f.unit(data.draw(st.sampled_from([TOWN, DEPT, IDLE_DEPT])))
-        decisions = [h.DecisionInput(p, unit, "民政局负责核定救助", calendar.add_workdays(clock.today(), 2))] \
+        decisions = [DecisionInput(p, unit, "民政局负责核定救助", calendar.add_workdays(clock.today(), 2))] \
             if data.draw(st.booleans()) else []
         steps_before = db.session.scalar(select(func.count()).select_from(TaskStep).where(TaskStep.problem_id == p.id))
         try:
-            h.record_minutes(meeting, user, summary="会议议定事项如下", attendance={unit.id: (True, "张三")},
+            record_minutes(meeting, user, summary="会议议定事项如下", attendance={unit.id: (True, "张三")},
                              decisions=decisions)
             db.session.commit()
             ok = True
-        except (NotAllowed, ops.Conflict, ops.Invalid) as exc:
+        except (NotAllowed, Conflict, Invalid) as exc:
             db.session.rollback()
-            assert not isinstance(exc, NotAllowed) or not h.may_manage_meeting(user, meeting), exc
+            assert not isinstance(exc, NotAllowed) or not may_manage_meeting(user, meeting), exc
             ok = False
         meeting = db.session.get(Meeting, meeting.id)
         steps_after = db.session.scalar(select(func.count()).select_from(TaskStep).where(TaskStep.problem_id == p.id))
         if ok:
-            assert h.may_manage_meeting(user, meeting) and meeting.status == MeetingStatus.minuted
+            assert may_manage_meeting(user, meeting) and meeting.status == MeetingStatus.minuted
             assert steps_after == steps_before + len(decisions)
             self.runs["minutes"] = self.runs.get("minutes", 0) + 1
         else:

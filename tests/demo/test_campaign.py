@@ -12,13 +12,11 @@ from sqlalchemy import func, select, text
 from tests.cases.pages import text as page_text
 from webapp.accounts.models import User
 from webapp.cases import operations as ops
-from webapp.cases.handling_models import BookStatus, Closure, ClosureStatus, Reply, TaskBook
 from webapp.cases.models import (
     Assignment,
     AssignmentUnit,
     Attachment,
     Category,
-    NumberSequence,
     PartStatus,
     Problem,
     ProblemEvent,
@@ -28,10 +26,12 @@ from webapp.cases.workflow import HANDLING, OWES_REPLY, SOLVED, Kind, Level, Sta
 from webapp.core import calendar, clock
 from webapp.core.audit import AuditEvent, verify_chain
 from webapp.core.extensions import db
+from webapp.core.numbering import NumberSequence
+from webapp.core.periods import Period
 from webapp.demo import campaign
+from webapp.handling.models import BookStatus, Closure, ClosureStatus, Reply, TaskBook
 from webapp.org.models import TERRITORIAL, Unit, UnitKind
 from webapp.stats import figures
-from webapp.stats.periods import Period
 from webapp.stats.reports import HalfMonthReport
 
 

@@ -13,16 +13,6 @@ from webapp import create_app
 from webapp.accounts.models import User
 from webapp.cases import deadlines as case_deadlines
 from webapp.cases.access import scope
-from webapp.cases.handling_models import (
-    BookStatus,
-    Closure,
-    Extension,
-    Meeting,
-    Reply,
-    RequestStatus,
-    TaskBook,
-    TaskStep,
-)
 from webapp.cases.models import (
     Assignment,
     AssignmentUnit,
@@ -41,6 +31,16 @@ from webapp.core.audit import AuditEvent, verify_chain
 from webapp.core.extensions import db
 from webapp.demo import cases as demo_cases
 from webapp.demo.org import DEMO_ACCOUNTS
+from webapp.handling.models import (
+    BookStatus,
+    Closure,
+    Extension,
+    Meeting,
+    Reply,
+    RequestStatus,
+    TaskBook,
+    TaskStep,
+)
 
 REACHED = set(Status)  # every status of the lifecycle (handling and closure: tests/demo/test_demo_handling.py)
 ADMINS = {"sysadmin", "secadmin", "auditor"}

@@ -8,10 +8,24 @@ from collections import Counter
 from sqlalchemy import select
 
 from webapp.accounts.models import User
-from webapp.cases import handling as h
 from webapp.cases import uploads
 from webapp.cases.access import relations, scope
-from webapp.cases.handling_models import (
+from webapp.cases.deadlines import reply_deadline
+from webapp.cases.models import (
+    AssignmentUnit,
+    Attachment,
+    AttachmentKind,
+    PartStatus,
+    Problem,
+    UnitRole,
+)
+from webapp.cases.queries import counters
+from webapp.cases.workflow import Action, Activity, Status, allowed_actions, may_do
+from webapp.core import clock
+from webapp.core.audit import verify_chain
+from webapp.core.extensions import db
+from webapp.demo import cases as demo_cases
+from webapp.handling.models import (
     BookStatus,
     Closure,
     ClosureKind,
@@ -27,20 +41,7 @@ from webapp.cases.handling_models import (
     TaskStep,
     Verdict,
 )
-from webapp.cases.models import (
-    AssignmentUnit,
-    Attachment,
-    AttachmentKind,
-    PartStatus,
-    Problem,
-    UnitRole,
-)
-from webapp.cases.queries import counters
-from webapp.cases.workflow import Action, Activity, Status, allowed_actions, may_do
-from webapp.core import clock
-from webapp.core.audit import verify_chain
-from webapp.core.extensions import db
-from webapp.demo import cases as demo_cases
+from webapp.handling.queries import book_in_force, books, moot_actions, open_closure
 
 
 def _user(username):
@@ -57,7 +58,7 @@ def _can(username, action) -> list[Problem]:
     user = _user(username)
     out = []
     for p in db.session.scalars(select(Problem).where(scope(user))):
-        if action in allowed_actions(p.status, user.role, relations(user, p)) and action not in h.moot_actions(p):
+        if action in allowed_actions(p.status, user.role, relations(user, p)) and action not in moot_actions(p):
             out.append(p)
     return out
 
@@ -133,7 +134,7 @@ def test_every_status_and_document_of_the_lifecycle(app, login_as):
     consult = next(m for m in minuted if m.kind == MeetingKind.consultation)
     assert [a.problem_id for a in consult.agenda] == [story.id] and consult.summary
     assert {d.unit.name for d in consult.decisions} == {"区卫计委", "区民政局"}
-    story_steps = {s.decision_id: s for s in h.book_in_force(story).steps if s.source == StepSource.meeting}
+    story_steps = {s.decision_id: s for s in book_in_force(story).steps if s.source == StepSource.meeting}
     assert set(story_steps) == {d.id for d in consult.decisions}
     assert all(story_steps[d.id].due_on == d.due_on and story_steps[d.id].unit_id == d.unit_id
                for d in consult.decisions)
@@ -168,18 +169,18 @@ def _assert_queues(today):
     town = _user("town")
     assert counters(town)["to_sign"] and _can("town", Action.sign_for)
     assert _can("town", Action.submit_plan)  # to write (one of them after a rejected book)
-    assert any(b.status == BookStatus.rejected for p in _can("town", Action.submit_plan) for b in h.books(p))
+    assert any(b.status == BookStatus.rejected for p in _can("town", Action.submit_plan) for b in books(p))
     tickable = [p for p in db.session.scalars(select(Problem).where(scope(town)))
-                if may_do(Activity.tick_step, p.status, town.role, relations(town, p)) and h.book_in_force(p)
-                and any(s.done_at is None for s in h.book_in_force(p).steps)]
-    assert tickable and any(s.is_overdue(today) for p in tickable for s in h.book_in_force(p).steps)
+                if may_do(Activity.tick_step, p.status, town.role, relations(town, p)) and book_in_force(p)
+                and any(s.done_at is None for s in book_in_force(p).steps)]
+    assert tickable and any(s.is_overdue(today) for p in tickable for s in book_in_force(p).steps)
     assert _can("town", Action.request_signoff)
 
     assert _can("townlead", Action.approve_plan) and _can("townlead", Action.approve_signoff)
 
     verify = _can("grouplead", Action.verify)
-    assert any(h.open_closure(p, ClosureStatus.verifying).kind == ClosureKind.signoff for p in verify)
-    assert any(h.open_closure(p, ClosureStatus.verifying).kind == ClosureKind.on_spot for p in verify)
+    assert any(open_closure(p, ClosureStatus.verifying).kind == ClosureKind.signoff for p in verify)
+    assert any(open_closure(p, ClosureStatus.verifying).kind == ClosureKind.on_spot for p in verify)
     assert _can("grouplead", Action.decide_extension)
 
     owed = _can("cadre", Action.reply)
@@ -247,4 +248,4 @@ def _assert_times(now):
     for p in _all(Problem, Problem.status == Status.signed_off):
         verified = db.session.scalar(select(Closure.verified_at).where(
             Closure.problem_id == p.id, Closure.status == ClosureStatus.verified).order_by(Closure.id.desc()))
-        assert p.reply_due == h.reply_deadline(verified)
+        assert p.reply_due == reply_deadline(verified)

@@ -1,4 +1,4 @@
-"""The whole life of one problem in a real browser, across every role that handles it (issue 4's proof).
+"""The whole life of one problem in a real browser, across every role that handles it.
 
 ``cadre`` registers it on a phone in 权台村 → ``grouplead`` assigns it by sheet to 潘安湖街道 with
 区民政局 cooperating → ``town`` signs for it and writes the 任务书 → ``townlead`` approves it →
@@ -36,18 +36,11 @@ from tests.e2e.test_intake_assignment import (
     tiny_png,
 )
 from tests.pdfcheck import assert_pdf
-from webapp.cases.handling_models import (
-    BookStatus,
-    Closure,
-    ClosureStatus,
-    Meeting,
-    Reply,
-    TaskBook,
-)
 from webapp.cases.models import Attachment, AttachmentKind, PartStatus, Problem, UnitRole
 from webapp.cases.workflow import Status, Tier
 from webapp.core import clock
 from webapp.core.extensions import db
+from webapp.handling.models import BookStatus, Closure, ClosureStatus, Meeting, Reply, TaskBook
 
 pytestmark = pytest.mark.e2e
 

@@ -1,4 +1,4 @@
-"""Intake and assignment in a real browser, as the people of DOMAIN §4–§6 do it (issue 3's proof).
+"""Intake and assignment in a real browser, as the people of DOMAIN §4–§6 do it.
 
 1. ``cadre`` (on a phone) records a visit in 权台村 and registers a problem with a photo; the
    receipt shows the problem number and the resident's receipt number.

@@ -1,4 +1,4 @@
-"""Integrity in a real browser (issue 5's proof): flags, review, spot checks, 问责.
+"""Integrity in a real browser: flags, review, spot checks, 问责.
 
 1. ``office`` (desktop) opens 诚信核查 from the menu and runs the scan: a sign-off 潘安湖街道 made
    without any evidence file is among the new 销号无佐证材料 flags; the flag's page shows the
@@ -20,14 +20,14 @@ import time_machine
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from tests.cases import handling_factories as hf
 from tests.e2e.conftest import DESKTOP, PHONE
 from tests.e2e.test_intake_assignment import PHONE_MOBILE, as_user, no_sideways_scroll, read_db
 from tests.e2e.test_stats import csrf_token
+from tests.handling import factories as hf
 from webapp.core import clock
 from webapp.core.extensions import db
+from webapp.core.periods import recent
 from webapp.integrity.models import AccountabilityRecord, Flag, FlagKind, FlagStatus, SpotCheckItem
-from webapp.stats.periods import recent
 
 pytestmark = pytest.mark.e2e
 

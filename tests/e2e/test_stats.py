@@ -1,4 +1,4 @@
-"""Statistics in a real browser (issue 5's proof): the dashboard and the half-month reports.
+"""Statistics in a real browser: the dashboard and the half-month reports.
 
 1. ``office`` (desktop) opens 统计分析: the district tiles match the database, the ECharts
    charts are drawn (a canvas or svg in every chart box) over their tables, and the 问题总数
@@ -26,17 +26,17 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
 from tests.cases import factories as f
-from tests.cases import handling_factories as hf
 from tests.e2e.conftest import DESKTOP, PHONE
 from tests.e2e.test_intake_assignment import PHONE_MOBILE, as_user, no_sideways_scroll, read_db
+from tests.handling import factories as hf
 from tests.pdfcheck import assert_pdf
-from webapp.cases.handling_models import Verdict
 from webapp.cases.models import Problem
 from webapp.core import clock
 from webapp.core.extensions import db
+from webapp.core.periods import recent
 from webapp.documents.pdf import cn_date
+from webapp.handling.models import Verdict
 from webapp.org.models import Unit
-from webapp.stats.periods import recent
 from webapp.stats.reports import HalfMonthReport
 
 pytestmark = pytest.mark.e2e

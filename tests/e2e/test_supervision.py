@@ -1,4 +1,4 @@
-"""督办单 and scheduling-meeting agendas in a real browser (issue 5's proof).
+"""督办单 and scheduling-meeting agendas in a real browser.
 
 1. ``grouplead`` (desktop), who assigned a problem to 潘安湖街道, opens it and issues a 督办单
    from the problem page: what is late comes pre-filled; the notice is addressed to the town.
@@ -19,18 +19,18 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from tests.cases import handling_factories as hf
 from tests.conftest import travel_to
 from tests.e2e.conftest import DESKTOP, PHONE
 from tests.e2e.test_intake_assignment import PHONE_MOBILE, as_user, no_sideways_scroll, read_db
 from tests.e2e.test_integrity import open_menu
+from tests.handling import factories as hf
 from tests.pdfcheck import assert_pdf
 from webapp.cases import operations as ops
 from webapp.cases.models import Problem
 from webapp.cases.workflow import Kind, Level, Tier
 from webapp.core import clock
 from webapp.core.extensions import db
-from webapp.stats.periods import recent
+from webapp.core.periods import recent
 from webapp.supervision.models import NoticeStatus, SupervisionNotice
 
 pytestmark = pytest.mark.e2e

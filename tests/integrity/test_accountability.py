@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.cases import factories as f
-from tests.cases import handling_factories as hf
+from tests.handling import factories as hf
 from webapp.core import clock
 from webapp.core.audit import AuditEvent
 from webapp.core.extensions import db
 from webapp.integrity import accountability as acc
-from webapp.integrity.flags import raise_flag, review
 from webapp.integrity.models import AccountabilityRecord, Flag, FlagKind, FlagStatus, Measure
+from webapp.integrity.operations import raise_flag, review
 
 TOWN = "潘安湖街道"
 

@@ -13,18 +13,21 @@ import time_machine
 from sqlalchemy import func, select
 
 from tests.cases import factories as f
-from tests.cases import handling_factories as hf
 from tests.cases.pages import counted_queries
-from webapp.cases import handling as h
+from tests.handling import factories as hf
 from webapp.cases import operations as ops
-from webapp.cases.handling_models import Verdict
 from webapp.cases.models import AttachmentKind
 from webapp.cases.workflow import Kind, Level, Status, Tier
 from webapp.core import clock
 from webapp.core.audit import AuditEvent
 from webapp.core.extensions import db
-from webapp.integrity import detectors, flags
+from webapp.handling import operations as h
+from webapp.handling.models import Verdict
+from webapp.handling.operations import resolve_on_spot
+from webapp.integrity import detectors
+from webapp.integrity import operations as flags
 from webapp.integrity.models import Flag, FlagKind, FlagStatus
+from webapp.integrity.scan import scan
 
 _phones = itertools.count(1)
 
@@ -46,7 +49,7 @@ def kw(**extra):
 
 def scan_on(day: date) -> dict:
     with at(day, 20):
-        counts = flags.scan(day)
+        counts = scan(day)
         db.session.commit()
     return counts
 
@@ -83,7 +86,7 @@ def with_evidence(**kwargs):
 
 def on_spot(**kwargs):
     p = f.register(**kwargs)
-    ops.resolve_on_spot(p, f.user("grouplead"), triage=ops.Triage(Kind.individual, Level.town, Tier.immediate),
+    resolve_on_spot(p, f.user("grouplead"), triage=ops.Triage(Kind.individual, Level.town, Tier.immediate),
                         result="当场协调解决。")
     db.session.commit()
     return p
@@ -359,7 +362,7 @@ def _statements_of_scan(add: int, expect: int) -> int:
     db.session.execute(Flag.__table__.delete())
     db.session.commit()
     with at(date(2026, 3, 3), 20), counted_queries() as count:
-        counts = flags.scan(date(2026, 3, 3))
+        counts = scan(date(2026, 3, 3))
         db.session.commit()
     assert counts["no_evidence"] == expect and counts["contradicted_reply"] == expect
     return count[0]

@@ -14,17 +14,17 @@ import time_machine
 from sqlalchemy import func, select
 
 from tests.cases import factories as f
-from tests.cases import handling_factories as hf
-from webapp.cases import handling as h
-from webapp.cases import operations as ops
-from webapp.cases.handling_models import Closure, ClosureStatus, ReplyMethod, Verdict
-from webapp.cases.operations import Conflict, Invalid
+from tests.handling import factories as hf
 from webapp.core import clock
 from webapp.core.audit import AuditEvent
+from webapp.core.errors import Conflict, Invalid
 from webapp.core.extensions import db
+from webapp.core.periods import Period
+from webapp.handling import operations as h
+from webapp.handling.models import Closure, ClosureStatus, ReplyMethod, Verdict
+from webapp.handling.operations import resolve_on_spot
 from webapp.integrity import spotchecks as sc
 from webapp.integrity.models import CallbackResult, Flag, FlagKind, SpotCheck, SpotCheckItem
-from webapp.stats.periods import Period
 
 MARCH_1 = Period(date(2028, 3, 1), date(2028, 3, 15))
 MON = datetime(2028, 3, 6, 2, 0, tzinfo=UTC)  # Monday 6 March 2028, 10:00 in Jiawang
@@ -61,7 +61,7 @@ def march(app):
         p["closed"] = hf.closed()  # in (signed off and replied)
         p["dept"] = hf.signed_off(dept=True)  # in (区民政局)
         spot = f.register()
-        ops.resolve_on_spot(spot, f.user("grouplead"), triage=f.QUICK, result="当场协调物业修复。")
+        resolve_on_spot(spot, f.user("grouplead"), triage=f.QUICK, result="当场协调物业修复。")
         h.verify(spot, f.user("grouplead"), note="已核实。")
         db.session.commit()
         p["on_spot"] = spot  # in (好事即办, the work group's)
@@ -212,7 +212,7 @@ def test_contradicted_callback_raises_one_flag_with_the_evidence(march):
 
 def test_an_existing_flag_of_the_same_key_is_linked_not_duplicated(march):
     p, _t = march
-    from webapp.integrity.flags import raise_flag
+    from webapp.integrity.operations import raise_flag
 
     office = f.user("office")
     item = _item(_full_draw(), p["dept"])

@@ -35,14 +35,14 @@ from datetime import UTC, date, datetime
 import time_machine
 
 from tests.cases import factories as f
-from tests.cases import handling_factories as hf
-from webapp.cases import categories
-from webapp.cases import handling as h
+from tests.handling import factories as hf
 from webapp.cases import operations as ops
-from webapp.cases.handling_models import CannotSolveReason, Verdict
 from webapp.core import calendar, clock
 from webapp.core.extensions import db
-from webapp.stats.periods import Period
+from webapp.core.periods import Period
+from webapp.handling import operations as h
+from webapp.handling.models import CannotSolveReason, Verdict
+from webapp.settings import categories
 
 MON = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 2 March 2026, 10:00 in Jiawang
 LATER = datetime(2026, 4, 1, 2, 0, tzinfo=UTC)  # Wednesday 1 April 2026, 10:00

@@ -8,16 +8,16 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.cases import factories as f
-from tests.cases import handling_factories as hf
+from tests.handling import factories as hf
 from tests.stats import data
 from webapp.cases import operations as ops
-from webapp.cases.handling_models import Verdict
 from webapp.cases.models import Problem
 from webapp.cases.workflow import Kind, Level, Status, Tier
 from webapp.core.clock import LOCAL_TZ
 from webapp.core.extensions import db
+from webapp.core.periods import Period
+from webapp.handling.models import Verdict
 from webapp.stats import figures as fig
-from webapp.stats.periods import Period
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from tests.cases import factories as f
-from tests.cases import handling_factories as hf
 from tests.cases.pages import counted_queries, text
+from tests.handling import factories as hf
 from tests.pdfcheck import assert_pdf
 from tests.stats import data
 from webapp.cases.models import Problem

@@ -7,14 +7,14 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.cases import factories as f
-from tests.cases import handling_factories as hf
+from tests.handling import factories as hf
 from tests.stats import data
 from webapp.cases.models import Problem
-from webapp.cases.operations import Conflict
 from webapp.core.audit import AuditEvent
+from webapp.core.errors import Conflict
 from webapp.core.extensions import db
+from webapp.core.periods import Period
 from webapp.stats import reports as rep
-from webapp.stats.periods import Period
 
 
 @pytest.fixture

@@ -10,16 +10,16 @@ import time_machine
 from sqlalchemy import func, select
 
 from tests.cases import factories as f
-from tests.cases import handling_factories as hf
+from tests.handling import factories as hf
 from tests.pdfcheck import assert_pdf
 from webapp.accounts.roles import Role
-from webapp.cases import handling as h
 from webapp.cases import operations as ops
-from webapp.cases.handling_models import Verdict
 from webapp.cases.workflow import Kind, Level, Status, Tier
 from webapp.core.audit import AuditEvent
 from webapp.core.extensions import db
 from webapp.documents.pdf import render_document
+from webapp.handling import operations as h
+from webapp.handling.models import Verdict
 from webapp.supervision import agendas
 from webapp.supervision.agenda_routes import packet_parts
 from webapp.supervision.models import Agenda, AgendaKind

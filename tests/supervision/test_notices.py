@@ -12,10 +12,10 @@ import time_machine
 from sqlalchemy import select
 
 from tests.cases import factories as f
-from tests.cases import handling_factories as hf
 from tests.cases.pages import counted_queries
 from tests.cases.triage_pages import count, flashes, fresh, text
 from tests.conftest import DEMO_PASSWORD
+from tests.handling import factories as hf
 from tests.pdfcheck import assert_pdf
 from webapp.accounts.models import User
 from webapp.accounts.passwords import hash_password

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from tests.cases import handling_factories as hf
+from tests.handling import factories as hf
 from webapp.cases.models import ProblemEvent
 from webapp.cases.workflow import Status
 from webapp.core.audit import AuditEvent
@@ -125,7 +125,7 @@ def test_signed_off_meanwhile_gets_nothing_more(app):
     db.session.commit()
     assert sweep_on(date(2026, 3, 23)).reminded == 1  # still under review: 催办
     from tests.cases import factories as f
-    from webapp.cases import handling as h
+    from webapp.handling import operations as h
 
     with at(date(2026, 3, 24)):
         h.approve_signoff(p, f.user("townlead"))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 
+from . import panels
 from .access import relations, unit_part
 from .models import PartStatus, UnitRole
 from .workflow import Action, Activity, allowed_actions, allowed_activities
@@ -171,18 +172,11 @@ def pending_cooperating_part(user, problem):
     return None
 
 
-# Actions the table allows that the data makes moot right now (e.g. no extension waiting for a
-# decision); decided by ``cases.handling.moot_actions`` from the rows, not from the role.
-def _moot(problem) -> set[Action]:
-    from .handling import moot_actions
-
-    return moot_actions(problem)
-
-
 def buttons(user, problem) -> list[Button]:
     """Exactly the actions ``user`` may take on ``problem`` now, each with where it goes."""
     rels = relations(user, problem)
-    moot = _moot(problem)
+    # Allowed by the table, moot for the rows right now (e.g. no extension waiting for a decision).
+    moot = panels.moot(problem)
     out = [_button(a, problem) for a in allowed_actions(problem.status, user.role, rels) if a not in moot]
     if pending_cooperating_part(user, problem) is not None:
         out.append(_button(Action.sign_for, problem, label=_l("签收（配合）")))

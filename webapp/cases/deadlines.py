@@ -2,9 +2,10 @@
 
 from datetime import date, datetime
 
-from ..core import calendar
+from ..core import calendar, clock
 from ..core.deadlines import deadline_for
 from ..core.settings import get_settings
+from .models import Problem
 from .workflow import Tier
 
 
@@ -31,3 +32,13 @@ def sign_for_deadline(start: datetime) -> date:
 def due_soon_cutoff(today: date) -> date:
     """The last deadline that counts as 即将到期 today."""
     return calendar.add_workdays(today, get_settings().due_soon_days)
+
+
+def reply_deadline(start: datetime) -> date:
+    return deadline_for(start, get_settings().reply_after_signoff_days)
+
+
+def owe_reply(problem: Problem, now: datetime | None = None) -> None:
+    """The problem has ended (or is signed off): the resident is owed a reply from now on."""
+    problem.reply_due = reply_deadline(now or clock.now())
+    problem.replied_at = None

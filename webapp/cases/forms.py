@@ -8,8 +8,8 @@ from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.widgets import HiddenInput
 
 from ..core.extensions import db
+from ..core.forms import strip as _strip
 from ..org.models import HANDLING, TERRITORIAL, Unit, UnitKind
-from .fields import strip as _strip
 from .models import Category
 from .queries import SORTS
 from .workflow import Status, Tier

@@ -28,7 +28,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from ..core import clock
-from .fields import int_or_none as _int_or_none
+from ..core.forms import int_or_none as _int_or_none
 from .models import HouseholdKind
 
 _SPACES = re.compile(r"[\s\u3000]+")

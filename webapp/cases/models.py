@@ -3,11 +3,11 @@
 import enum
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -20,13 +20,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..accounts.models import User
 from ..core import clock
 from ..core.extensions import db
-from ..core.types import UTCDateTime
+from ..core.types import UTCDateTime, enum_column
 from ..org.models import Unit
 from .workflow import Kind, Level, Status, Tier
 
-
-def _enum(cls, length=24):
-    return Enum(cls, native_enum=False, length=length, validate_strings=True)
+# Where a problem came from (``Problem.source``), as people say it.
+SOURCE_LABELS = {"visit": _l("入户走访")}
 
 
 class Category(db.Model):
@@ -57,7 +56,7 @@ class Visit(db.Model):
     village_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     town_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     work_group_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    household_kind: Mapped[HouseholdKind] = mapped_column(_enum(HouseholdKind, 16))
+    household_kind: Mapped[HouseholdKind] = mapped_column(enum_column(HouseholdKind, 16))
     household_name: Mapped[str] = mapped_column(String(64))
     visitors: Mapped[str] = mapped_column(String(255))
     situation: Mapped[str] = mapped_column(Text, default="")
@@ -116,10 +115,10 @@ class Problem(db.Model):
     title: Mapped[str] = mapped_column(String(80))
     description: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16), default="visit")
-    status: Mapped[Status] = mapped_column(_enum(Status), default=Status.registered, index=True)
-    kind: Mapped[Kind | None] = mapped_column(_enum(Kind, 16))
-    level: Mapped[Level | None] = mapped_column(_enum(Level, 16))
-    tier: Mapped[Tier | None] = mapped_column(_enum(Tier, 16))
+    status: Mapped[Status] = mapped_column(enum_column(Status), default=Status.registered, index=True)
+    kind: Mapped[Kind | None] = mapped_column(enum_column(Kind, 16))
+    level: Mapped[Level | None] = mapped_column(enum_column(Level, 16))
+    tier: Mapped[Tier | None] = mapped_column(enum_column(Tier, 16))
     # The current deadline (local date in Asia/Shanghai) and its history lives in the timeline.
     deadline: Mapped[date | None] = mapped_column(Date)
     sign_for_deadline: Mapped[date | None] = mapped_column(Date)
@@ -182,7 +181,7 @@ class Assignment(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
-    channel: Mapped[Channel] = mapped_column(_enum(Channel, 16))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, 16))
     number: Mapped[str] = mapped_column(String(32), unique=True)
     assigner_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     assigned_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -229,8 +228,8 @@ class AssignmentUnit(db.Model):
     # Denormalised for the visibility scope (one indexed lookup per unit).
     problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
-    role: Mapped[UnitRole] = mapped_column(_enum(UnitRole, 16))
-    status: Mapped[PartStatus] = mapped_column(_enum(PartStatus, 16), default=PartStatus.pending)
+    role: Mapped[UnitRole] = mapped_column(enum_column(UnitRole, 16))
+    status: Mapped[PartStatus] = mapped_column(enum_column(PartStatus, 16), default=PartStatus.pending)
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
     signed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -265,7 +264,7 @@ class CoordinatedList(db.Model):
     number: Mapped[str | None] = mapped_column(String(32), unique=True)
     work_group_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     title: Mapped[str] = mapped_column(String(128))
-    status: Mapped[ListStatus] = mapped_column(_enum(ListStatus, 16), default=ListStatus.draft)
+    status: Mapped[ListStatus] = mapped_column(enum_column(ListStatus, 16), default=ListStatus.draft)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -295,7 +294,7 @@ class Attachment(db.Model):
     event_id: Mapped[int | None] = mapped_column(ForeignKey("problem_events.id"), index=True)
     closure_id: Mapped[int | None] = mapped_column(ForeignKey("closures.id", use_alter=True,
                                                               name="fk_attachments_closure"), index=True)
-    kind: Mapped[AttachmentKind] = mapped_column(_enum(AttachmentKind, 16))
+    kind: Mapped[AttachmentKind] = mapped_column(enum_column(AttachmentKind, 16))
     filename: Mapped[str] = mapped_column(String(255))
     stored_name: Mapped[str] = mapped_column(String(80), unique=True)
     mime: Mapped[str] = mapped_column(String(64))
@@ -322,8 +321,8 @@ class ProblemEvent(db.Model):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     action: Mapped[str] = mapped_column(String(32))
-    from_status: Mapped[Status | None] = mapped_column(_enum(Status))
-    to_status: Mapped[Status | None] = mapped_column(_enum(Status))
+    from_status: Mapped[Status | None] = mapped_column(enum_column(Status))
+    to_status: Mapped[Status | None] = mapped_column(enum_column(Status))
     note: Mapped[str | None] = mapped_column(Text)
     # Shown to the resident on the receipt page only when True (internal notes stay internal).
     is_public: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -333,13 +332,3 @@ class ProblemEvent(db.Model):
     problem: Mapped[Problem] = relationship(back_populates="events")
     user: Mapped[User | None] = relationship()
     unit: Mapped[Unit | None] = relationship()
-
-
-class NumberSequence(db.Model):
-    """Per-type, per-year document counters (贾走访〔2026〕00123号); locked when drawn."""
-
-    __tablename__ = "number_sequences"
-
-    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
-    year: Mapped[int] = mapped_column(Integer, primary_key=True)
-    last: Mapped[int] = mapped_column(Integer, default=0)

@@ -11,9 +11,12 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import flag_modified
 
 from ..core import audit, clock
+from ..core.errors import Conflict, Invalid
 from ..core.extensions import db
+from ..core.numbering import next_number
 from ..org.models import TERRITORIAL, Unit, UnitKind
 from . import deadlines as case_deadlines
 from .access import relations
@@ -25,7 +28,6 @@ from .models import (
     Channel,
     CoordinatedList,
     ListStatus,
-    NumberSequence,
     PartStatus,
     Problem,
     ProblemEvent,
@@ -34,40 +36,7 @@ from .models import (
 )
 from .workflow import HANDLING, Action, Kind, Level, NotAllowed, Status, Tier, check
 
-
-class Conflict(Exception):
-    """Someone else changed the problem since the form was drawn (HTTP 409)."""
-
-
-class Invalid(ValueError):
-    """The request is well-formed but breaks a business rule (message in Chinese)."""
-
-
 STALE = _l("该问题已被他人处理或修改（例如刚刚被签收、退回或交办）。请刷新页面查看最新状态后再操作。")
-
-NUMBER_FORMATS = {
-    "problem": "贾走访〔{year}〕{seq:05d}号",
-    "sheet": "贾走访交〔{year}〕{seq:04d}号",
-    "desk": "贾走访转〔{year}〕{seq:04d}号",
-    "office": "贾走访统交〔{year}〕{seq:04d}号",
-    "list": "贾走访清〔{year}〕{seq:04d}号",
-    "meeting": "贾走访会〔{year}〕{seq:04d}号",
-    "notice": "贾走访督〔{year}〕{seq:04d}号",
-}
-
-
-def next_number(kind: str, year: int | None = None) -> tuple[int, int, str]:
-    """Draw the next number of ``kind`` for the year: (year, seq, formatted). Row-locked."""
-    year = year or clock.today().year
-    row = db.session.scalar(
-        select(NumberSequence).where(NumberSequence.kind == kind, NumberSequence.year == year).with_for_update()
-    )
-    if row is None:
-        row = NumberSequence(kind=kind, year=year, last=0)
-        db.session.add(row)
-    row.last += 1
-    db.session.flush()
-    return year, row.last, NUMBER_FORMATS[kind].format(year=year, seq=row.last)
 
 
 def new_receipt_no() -> str:
@@ -76,7 +45,8 @@ def new_receipt_no() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(10))
 
 
-def _event(problem: Problem, user, action: str, before, note: str | None = None, *, public=False, detail=None):
+def append_event(problem: Problem, user, action: str, before, note: str | None = None, *, public=False, detail=None):
+    """A timeline entry for a change of status (from ``before`` to the problem's status now), audited."""
     db.session.add(ProblemEvent(
         problem=problem, created_at=clock.now(), user_id=user.id, unit_id=user.unit_id,
         action=action, from_status=before, to_status=problem.status, note=note, is_public=public,
@@ -87,20 +57,41 @@ def _event(problem: Problem, user, action: str, before, note: str | None = None,
     })
 
 
-def _owe_reply(problem: Problem) -> None:
-    from .handling import owe_reply
+def replayed(token: str | None) -> ProblemEvent | None:
+    """The timeline entry a form with this client token already made (a double submit)."""
+    if not token:
+        return None
+    return db.session.scalar(select(ProblemEvent).where(ProblemEvent.client_token == token))
 
-    owe_reply(problem)
+
+def append_note(problem: Problem, user, action: str, note: str | None, *, public=False, detail=None,
+                token: str | None = None) -> ProblemEvent:
+    """A timeline entry that does not move the status (progress, notes, steps, feedback)."""
+    event = ProblemEvent(problem=problem, created_at=clock.now(), user_id=user.id, unit_id=user.unit_id,
+                         action=action, from_status=problem.status, to_status=problem.status, note=note,
+                         is_public=public, client_token=token or None)
+    db.session.add(event)
+    db.session.flush()
+    audit.record(f"problem.{action}", obj=problem, user=user,
+                 detail={"number": problem.number, "event": event.id, **(detail or {})})
+    return event
 
 
-def _guard(problem: Problem, version: int | None) -> None:
+def touch(problem: Problem) -> None:
+    """Move the problem's version even when nothing else of its row changes (and the clock
+    has not moved since the last write, e.g. frozen in tests): forms drawn before are stale."""
+    problem.updated_at = clock.now()
+    flag_modified(problem, "updated_at")
+
+
+def guard_version(problem: Problem, version: int | None) -> None:
     if version is not None and int(version) != problem.version:
         raise Conflict(STALE)
 
 
-def _transition(problem: Problem, action: Action, user, version: int | None, reason: str | None = None):
+def check_transition(problem: Problem, action: Action, user, version: int | None, reason: str | None = None):
     """Check the table and the version; return the target status."""
-    _guard(problem, version)
+    guard_version(problem, version)
     t = check(problem.status, action, user.role, relations(user, problem))
     if t.needs_reason and not (reason or "").strip():
         raise Invalid(_l("请填写原因。"))
@@ -167,7 +158,7 @@ def register_problem(user, data: ProblemInput, *, visit: Visit | None = None,
     )
     db.session.add(problem)
     db.session.flush()
-    _event(problem, user, "register", None, public=True)
+    append_event(problem, user, "register", None, public=True)
     return problem, True
 
 
@@ -237,7 +228,7 @@ class Triage:
     workdays: int | None = None
 
 
-def _apply_triage(problem: Problem, triage: Triage) -> None:
+def apply_triage(problem: Problem, triage: Triage) -> None:
     problem.kind, problem.level, problem.tier = triage.kind, triage.level, triage.tier
     if triage.category is not None:
         problem.category = triage.category
@@ -263,10 +254,10 @@ def _assign(problem: Problem, user, *, action: Action, channel: Channel, lead: U
         if existing is not None:
             return existing  # a double-submitted form: the first one did the work
     before = problem.status
-    target = _transition(problem, action, user, version)
+    target = check_transition(problem, action, user, version)
     if lead in cooperating:
         raise Invalid(_l("牵头单位不能同时是配合单位。"))
-    _apply_triage(problem, triage)
+    apply_triage(problem, triage)
     now = clock.now()
     if deadline is None:
         deadline = case_deadlines.handling_deadline(now, triage.tier, triage.workdays)
@@ -294,7 +285,7 @@ def _assign(problem: Problem, user, *, action: Action, channel: Channel, lead: U
     problem.sign_for_deadline = assignment.sign_for_deadline
     problem.assigned_at = now
     problem.accepted_at = None
-    _event(problem, user, action.value, before, note=requirements or None, public=True, detail={
+    append_event(problem, user, action.value, before, note=requirements or None, public=True, detail={
         "assignment": number, "lead": lead.name, "cooperating": [u.name for u in cooperating],
         "deadline": deadline.isoformat(), "tier": triage.tier.value,
     })
@@ -343,11 +334,11 @@ def assign_departments(problem, user, *, lead: Unit, cooperating=(), triage: Tri
 def not_accept(problem, user, *, reason: str, version=None) -> None:
     """不予受理 — the resident is still owed a reply."""
     before = problem.status
-    problem.status = _transition(problem, Action.not_accept, user, version, reason)
+    problem.status = check_transition(problem, Action.not_accept, user, version, reason)
     problem.end_reason = reason
     problem.closed_at = None
-    _owe_reply(problem)
-    _event(problem, user, "not_accept", before, note=reason, public=True)
+    case_deadlines.owe_reply(problem)
+    append_event(problem, user, "not_accept", before, note=reason, public=True)
 
 
 def merge(problem, user, *, into: Problem, reason: str, version=None) -> None:
@@ -357,30 +348,14 @@ def merge(problem, user, *, into: Problem, reason: str, version=None) -> None:
     if into.status == Status.merged:
         raise Invalid(_l("目标问题本身已被合并，请选择它所合并到的问题。"))
     before = problem.status
-    problem.status = _transition(problem, Action.merge, user, version, reason)
+    problem.status = check_transition(problem, Action.merge, user, version, reason)
     problem.merged_into = into
     problem.end_reason = reason
-    _owe_reply(problem)
-    _event(problem, user, "merge", before, note=reason, public=True, detail={"into": into.number})
+    case_deadlines.owe_reply(problem)
+    append_event(problem, user, "merge", before, note=reason, public=True, detail={"into": into.number})
     db.session.add(ProblemEvent(problem=into, created_at=clock.now(), user_id=user.id, unit_id=user.unit_id,
                                 action="merged_from", from_status=into.status, to_status=into.status,
                                 note=problem.number))
-
-
-def resolve_on_spot(problem, user, *, triage: Triage, result: str, version=None):
-    """好事即办: solved at once; waits for verification like a sign-off. Returns the closure
-    request the caller attaches the evidence to."""
-    from .handling import on_spot_closure
-
-    if not (result or "").strip():
-        raise Invalid(_l("请说明当场解决的情况。"))
-    before = problem.status
-    problem.status = _transition(problem, Action.resolve_on_spot, user, version)
-    _apply_triage(problem, triage)
-    problem.assigner_unit_id = user.unit_id
-    closure = on_spot_closure(problem, user, result=result)
-    _event(problem, user, "resolve_on_spot", before, note=result, public=True, detail={"closure": closure.id})
-    return closure
 
 
 # ---------------------------------------------------------------- coordinated lists
@@ -402,13 +377,13 @@ def open_list(user) -> CoordinatedList:
 def add_to_list(problem, user, *, triage: Triage, version=None) -> CoordinatedList:
     """列入统筹清单: a common problem goes on the group's draft list for the office."""
     before = problem.status
-    problem.status = _transition(problem, Action.add_to_list, user, version)
-    _apply_triage(problem, triage)
+    problem.status = check_transition(problem, Action.add_to_list, user, version)
+    apply_triage(problem, triage)
     cl = open_list(user) if user.unit.kind == UnitKind.work_group else None
     if cl is None:
         raise Invalid(_l("只有工作组可以编制统筹交办清单。"))
     problem.coordinated_list = cl
-    _event(problem, user, "add_to_list", before, detail={"list": cl.id})
+    append_event(problem, user, "add_to_list", before, detail={"list": cl.id})
     return cl
 
 
@@ -417,9 +392,9 @@ def remove_from_list(problem, user, *, version=None) -> None:
     if cl is not None and cl.status != ListStatus.draft:
         raise Invalid(_l("清单已上报，不能再移出问题。"))
     before = problem.status
-    problem.status = _transition(problem, Action.remove_from_list, user, version)
+    problem.status = check_transition(problem, Action.remove_from_list, user, version)
     problem.coordinated_list = None
-    _event(problem, user, "remove_from_list", before)
+    append_event(problem, user, "remove_from_list", before)
 
 
 def submit_list(cl: CoordinatedList, user, *, version=None) -> None:
@@ -447,7 +422,7 @@ def sign_for(problem, user, *, version=None) -> AssignmentUnit:
     """签收: the lead unit signs for the problem; a cooperating unit signs for its own part."""
     from .access import unit_part
 
-    _guard(problem, version)
+    guard_version(problem, version)
     part = unit_part(user, problem)
     if part is None or not part.is_current:
         raise NotAllowed(_l("您的单位不是此问题的承办单位。"))
@@ -461,14 +436,14 @@ def sign_for(problem, user, *, version=None) -> AssignmentUnit:
     part.signed_at = clock.now()
     if part.role == UnitRole.lead:
         before = problem.status
-        problem.status = _transition(problem, Action.sign_for, user, None)
+        problem.status = check_transition(problem, Action.sign_for, user, None)
         problem.accepted_at = part.signed_at
-        _event(problem, user, "sign_for", before, public=True, detail={"unit": part.unit.name})
+        append_event(problem, user, "sign_for", before, public=True, detail={"unit": part.unit.name})
     else:
         # A cooperating unit's part: the problem's status does not move; the version does, so
         # that two people of the same unit cannot both sign.
         problem.updated_at = clock.now()
-        _event(problem, user, "sign_for_part", problem.status, detail={"unit": part.unit.name})
+        append_event(problem, user, "sign_for_part", problem.status, detail={"unit": part.unit.name})
     return part
 
 
@@ -477,7 +452,7 @@ def return_problem(problem, user, *, reason: str, version=None) -> None:
     from .access import unit_part
 
     before = problem.status
-    target = _transition(problem, Action.return_, user, version, reason)
+    target = check_transition(problem, Action.return_, user, version, reason)
     part = unit_part(user, problem)
     part.status = PartStatus.returned
     part.returned_reason = reason
@@ -489,4 +464,4 @@ def return_problem(problem, user, *, reason: str, version=None) -> None:
     problem.current_assignment = None
     problem.deadline = None
     problem.sign_for_deadline = None
-    _event(problem, user, "return", before, note=reason, detail={"unit": part.unit.name})
+    append_event(problem, user, "return", before, note=reason, detail={"unit": part.unit.name})

@@ -9,7 +9,7 @@ to :func:`perform` with a ``rerender`` callable that draws its page again::
 ``perform`` commits once and then redirects to the problem page with a flash (post/redirect/get).
 A stale version or a concurrent change → rollback, the page again with the message, HTTP 409;
 an action the user may not take (any more) → 409 when someone else moved the problem on, 403
-otherwise; a business-rule error → the page again with the message at the field (``BookInvalid``)
+otherwise; a business-rule error → the page again with the message at the field (``FieldsInvalid``)
 or on top, HTTP 200 — the user's input is never lost. Files written during ``work`` are removed
 again when the transaction fails (:func:`store_files`).
 """
@@ -22,11 +22,11 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
+from ..core.errors import Conflict, FieldsInvalid, Invalid
 from ..core.extensions import db
 from . import operations as ops
 from . import queries, uploads
 from .access import get_problem_or_404, relations, scope
-from .handling import BookInvalid
 from .models import Problem
 from .workflow import (
     ACTIVITIES,
@@ -93,19 +93,19 @@ def perform(problem_id: int, work: Callable[[], str], rerender: Callable, *, act
     try:
         message = work()
         db.session.commit()
-    except (ops.Conflict, StaleDataError) as exc:
+    except (Conflict, StaleDataError) as exc:
         _cleanup(written)
-        msg = str(exc) if isinstance(exc, ops.Conflict) else str(ops.STALE)
+        msg = str(exc) if isinstance(exc, Conflict) else str(ops.STALE)
         return rerender(reload(problem_id), status=409, error=msg)
     except NotAllowed as exc:
         _cleanup(written)
         problem = reload(problem_id)
         moved_on = action is not None and transition(problem.status, action) is None
         return rerender(problem, status=409 if moved_on else 403, error=str(exc))
-    except BookInvalid as exc:
+    except FieldsInvalid as exc:
         _cleanup(written)
         return rerender(reload(problem_id), status=200, field_errors=exc.errors)
-    except (ops.Invalid, uploads.UploadRefused) as exc:
+    except (Invalid, uploads.UploadRefused) as exc:
         _cleanup(written)
         return rerender(reload(problem_id), status=200, error=str(exc))
     except BaseException:

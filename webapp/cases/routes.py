@@ -21,6 +21,7 @@ from ..accounts.gates import role_may, roles_required
 from ..accounts.roles import CASEWORK_ROLES, UNIT_ROLES
 from ..core import audit, clock
 from ..core.deadlines import TimeLeft, time_left
+from ..core.errors import Conflict, Invalid
 from ..core.extensions import db
 from ..core.render import is_htmx, render
 from ..documents.excel import Sheet, xlsx_response
@@ -185,7 +186,7 @@ def _detail_context(problem: Problem, **extra) -> dict:
         "event_files": event_files,
         "visit_url": actions.object_url("intake.visit", visit_id=problem.visit_id, default=problem.visit_id)
         if problem.visit_id else None,
-        "sheet_url": actions.object_url("triage.sheet_pdf", assignment_id=assignment.id, problem_id=problem.id,
+        "sheet_url": actions.object_url("sheets.sheet_pdf", assignment_id=assignment.id, problem_id=problem.id,
                                         default=assignment.id) if assignment else None,
         "sign_for_left": time_left(problem.sign_for_deadline, now)
         if problem.sign_for_deadline and assignment is not None else None,
@@ -270,8 +271,8 @@ def sign_for(problem_id: int):
     try:
         part = ops.sign_for(problem, current_user, version=form.version.data)
         db.session.commit()
-    except (ops.Conflict, StaleDataError) as exc:
-        return _refused(problem_id, 409, str(exc) if isinstance(exc, ops.Conflict) else str(ops.STALE))
+    except (Conflict, StaleDataError) as exc:
+        return _refused(problem_id, 409, str(exc) if isinstance(exc, Conflict) else str(ops.STALE))
     except NotAllowed as exc:
         return _refused(problem_id, _not_allowed_code(problem, Action.sign_for), str(exc))
     return _done(problem_id, _("已签收（配合）。") if part.role == UnitRole.cooperating else _("已签收。"))
@@ -290,12 +291,12 @@ def return_(problem_id: int):
     try:
         ops.return_problem(problem, current_user, reason=form.reason.data, version=form.version.data)
         db.session.commit()
-    except (ops.Conflict, StaleDataError) as exc:
-        message = str(exc) if isinstance(exc, ops.Conflict) else str(ops.STALE)
+    except (Conflict, StaleDataError) as exc:
+        message = str(exc) if isinstance(exc, Conflict) else str(ops.STALE)
         return _refused(problem_id, 409, message, return_form=form)
     except NotAllowed as exc:
         return _refused(problem_id, _not_allowed_code(problem, Action.return_), str(exc), return_form=form)
-    except ops.Invalid as exc:
+    except Invalid as exc:
         db.session.rollback()
         form.reason.errors = [*form.reason.errors, str(exc)]
         problem = get_problem_or_404(problem_id, current_user, options=queries.detail_options())

@@ -8,14 +8,12 @@ the browser's ``required`` attribute: a button of one action must never be block
 field of another. Every action form carries the problem's ``version`` and a client ``token``.
 """
 
-import uuid
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import (
-    DateField,
     HiddenField,
     IntegerField,
     RadioField,
@@ -27,91 +25,18 @@ from wtforms import (
 from wtforms.validators import AnyOf, Length, NumberRange, Optional, StopValidation, ValidationError
 from wtforms.widgets import HiddenInput
 
+from ..core.forms import ActionForm, LocalDateField, Needed, WholeNumberField
+from ..core.forms import int_or_none as _int_or_none
+from ..core.forms import strip as _strip
 from ..core.settings import get_settings
 from ..org.forms import MultiCheckboxField, unit_choices
 from ..org.models import TERRITORIAL, UnitKind
 from ..org.queries import active_units_of
-from .fields import int_or_none as _int_or_none
-from .fields import strip as _strip
 from .models import Category
 from .workflow import Kind, Level, Tier
 
 REASON_MAX = 500
 TEXT_MAX = 1000
-
-
-class Needed:
-    """Like ``InputRequired`` but without the HTML ``required`` flag (see the module docstring)."""
-
-    def __init__(self, message):
-        self.message = message
-
-    def __call__(self, form, field):
-        data = field.data
-        if data is None or (isinstance(data, str) and not data.strip()) or data == []:
-            field.errors[:] = []
-            raise StopValidation(str(self.message))
-
-
-class WholeNumberField(IntegerField):
-    """An integer field whose parse error is in Chinese."""
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as exc:
-            raise ValueError(str(_l("请输入整数。"))) from exc
-
-
-class LocalDateField(DateField):
-    """An ``<input type=date>`` whose parse error is in Chinese."""
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as exc:
-            raise ValueError(str(_l("请输入有效的日期。"))) from exc
-
-
-def new_token() -> str:
-    return uuid.uuid4().hex
-
-
-class VersionedForm(FlaskForm):
-    """A form carrying the version of the row it was drawn from (the problem's, a notice's …):
-    a stale one is refused with 409. The one base of the casework forms."""
-
-    HIDDEN = ("csrf_token", "version", "token")  # fields the user cannot see
-    version = IntegerField(widget=HiddenInput(), validators=[Needed(_l("表单缺少版本号，请刷新页面。"))])
-
-    @property
-    def hidden_errors(self) -> list[str]:
-        """Errors of the fields the user cannot see (shown above the form)."""
-        return [e for name in self.HIDDEN if name in self._fields for e in self._fields[name].errors]
-
-    def now_at(self, version: int) -> None:
-        """The user has now seen ``version``: the form carries it (the posted value is drawn otherwise)."""
-        self.version.data = version
-        self.version.raw_data = [str(version)]
-
-    def set_field_errors(self, errors: dict) -> None:
-        """Put an operation's field errors (``BookInvalid.errors``) on the fields of this form."""
-        for name, message in errors.items():
-            field = self._fields.get(name)
-            if field is None:
-                self.form_errors.append(str(message))
-            else:
-                field.errors = [*(field.errors or []), str(message)]
-
-
-class _Versioned(VersionedForm):
-    """The problem's version when the form was drawn, and the client token (double submits)."""
-
-    token = HiddenField(filters=[_strip], validators=[Optional(), Length(max=48)])
-
-    def ensure_token(self) -> None:
-        if not self.token.data:
-            self.token.data = new_token()
 
 
 def _tier_choices():
@@ -129,7 +54,7 @@ def category_choices():
     return [SelectChoice(c.id, c.name) for c in cats]
 
 
-class TriageFields(_Versioned):
+class TriageFields(ActionForm):
     """研判: 个性/共性, 镇级/区级, the tier (and 难事联办's working days), the category."""
 
     kind = RadioField(_l("问题性质"), choices=[SelectChoice(k.value, k.label) for k in Kind], validate_choice=False,
@@ -223,7 +148,7 @@ class TriageForm(TriageFields):
         return self._validate_fields((*self.TRIAGE_FIELDS, *self.ACTION_FIELDS[action]))
 
 
-class MergeForm(_Versioned):
+class MergeForm(ActionForm):
     into = StringField(_l("合并到的问题编号"), filters=[_strip], validators=[
         Needed(_l("请填写要合并到的问题编号。")), Length(max=40)])
     reason = TextAreaField(_l("合并原因"), filters=[_strip], validators=[
@@ -233,12 +158,12 @@ class MergeForm(_Versioned):
         return self.validate()
 
 
-class NotAcceptForm(_Versioned):
+class NotAcceptForm(ActionForm):
     reason = TextAreaField(_l("不予受理的理由"), filters=[_strip], validators=[
         Needed(_l("请填写不予受理的理由（仍需向群众回音）。")), Length(max=REASON_MAX)])
 
 
-class RemoveForm(_Versioned):
+class RemoveForm(ActionForm):
     """移出统筹清单 (from the list page, or the problem page's one-click button)."""
 
     origin = HiddenField(validators=[Optional(), AnyOf(["list", "problem"])])
@@ -248,7 +173,7 @@ class SubmitListForm(FlaskForm):
     version = IntegerField(widget=HiddenInput(), validators=[Needed(_l("表单缺少版本号，请刷新页面。"))])
 
 
-class DepartmentsForm(_Versioned):
+class DepartmentsForm(ActionForm):
     """The office assigns district departments: one lead, any cooperating, a deadline."""
 
     dept_lead = SelectField(_l("牵头部门"), coerce=_int_or_none, validate_choice=False,

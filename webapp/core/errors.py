@@ -1,4 +1,5 @@
-"""Friendly error pages in Chinese (and fragments for htmx)."""
+"""Friendly error pages in Chinese (and fragments for htmx), and the exceptions by which an
+operation refuses a request (``Conflict`` → 409, ``Invalid`` and ``FieldsInvalid`` → the form again)."""
 
 from flask import render_template
 from flask_babel import lazy_gettext as _l
@@ -36,3 +37,22 @@ def init_errors(app) -> None:
     def server_error(e):
         db.session.rollback()
         return _page(500)
+
+
+# ---------------------------------------------------------------- how an operation refuses
+
+
+class Conflict(Exception):
+    """Someone else changed the row since the form was drawn (HTTP 409)."""
+
+
+class Invalid(ValueError):
+    """The request is well-formed but breaks a business rule (message in Chinese)."""
+
+
+class FieldsInvalid(Invalid):
+    """Business-rule errors that belong to form fields: ``errors`` maps field name → message."""
+
+    def __init__(self, errors: dict):
+        super().__init__(str(next(iter(errors.values()))))
+        self.errors = errors

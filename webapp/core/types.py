@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Enum
 from sqlalchemy.types import TypeDecorator
 
 from .clock import as_utc
@@ -24,3 +24,8 @@ class UTCDateTime(TypeDecorator):
 
     def process_result_value(self, value: datetime | None, dialect):
         return None if value is None else as_utc(value)
+
+
+def enum_column(cls, length=24) -> Enum:
+    """A Python enum stored as its value in a VARCHAR (no native enum type: migrations stay simple)."""
+    return Enum(cls, native_enum=False, length=length, validate_strings=True)

@@ -11,7 +11,7 @@ about four and a half months before today).
 **Bulk, but as the operations would write it.** The rows go in through SQLAlchemy Core in
 batches (seconds, not the minutes the per-row operations would take); each problem's life is
 simulated step by step on the working-day calendar with the same rules as ``cases.operations``
-and ``cases.handling``: numbers drawn from the number sequences (advanced afterwards), receipt
+and ``handling.operations``: numbers drawn from the number sequences (advanced afterwards), receipt
 numbers, assignments and their units with sign-for times, deadlines from ``cases.deadlines``
 (settings and the calendar), a timeline event for every transition with its from/to status and
 its back-dated time (the half-month reports reconstruct past figures from them), approved task
@@ -48,27 +48,27 @@ from ..accounts.passwords import hash_password
 from ..accounts.roles import Role
 from ..cases import deadlines as case_deadlines
 from ..cases import uploads
-from ..cases.handling_models import Closure, Extension, Reply, TaskBook, TaskStep
 from ..cases.models import (
     Assignment,
     AssignmentUnit,
     Attachment,
     Category,
     CoordinatedList,
-    NumberSequence,
     Problem,
     ProblemEvent,
     Visit,
 )
-from ..cases.operations import NUMBER_FORMATS, new_receipt_no
+from ..cases.operations import new_receipt_no
 from ..cases.workflow import SOLVED, Status
 from ..core import audit, calendar, clock
 from ..core.audit import AuditEvent
 from ..core.extensions import db
+from ..core.numbering import NUMBER_FORMATS, NumberSequence
+from ..core.periods import Period
 from ..core.settings import get_settings
+from ..handling.models import Closure, Extension, Reply, TaskBook, TaskStep
 from ..org.models import TERRITORIAL, Unit, UnitKind
 from ..stats import reports
-from ..stats.periods import Period
 from . import cases as demo
 from .lifecycle import evidence_png, responsible, work_for
 from .org import DEMO_PASSWORD
@@ -257,7 +257,7 @@ class Life:
                             "from_status": before.value if before else None,
                             "to_status": self.status.value, "note": note, "is_public": public})
 
-    # -- the lifecycle (the rules of cases.operations and cases.handling)
+    # -- the lifecycle (the rules of cases.operations and handling.operations)
 
     def run(self) -> None:
         s, c, rng = self.s, self.c, self.rng

@@ -1,7 +1,7 @@
 """Demo casework: about 145 problems across the Jiawang tree, made through the real operations.
 
 Every problem is registered, triaged, assigned, signed for or returned by the operations of
-``cases.operations``, and handled and closed by those of ``cases.handling`` (task books, steps,
+``cases.operations``, and handled and closed by those of ``handling.operations`` (task books, steps,
 joint meetings, extensions, sign-off, verification, 暂难解决, the reply; see ``demo.lifecycle``),
 acting as demo users, so numbers, the timeline, the audit chain and every invariant are the real
 ones. Every status of the lifecycle has problems, and each demo account's queue holds work of
@@ -56,9 +56,9 @@ from ..accounts.models import User
 from ..accounts.passwords import hash_password
 from ..accounts.roles import Role
 from ..cases import deadlines as case_deadlines
-from ..cases import handling, uploads
 from ..cases import operations as ops
-from ..cases.handling_models import Closure, Extension, Meeting, Reply, TaskBook, TaskStep
+from ..cases import uploads
+from ..cases.deadlines import reply_deadline
 from ..cases.models import (
     Attachment,
     AttachmentKind,
@@ -71,6 +71,8 @@ from ..cases.models import (
 from ..cases.workflow import Kind, Level, Tier
 from ..core import audit, clock
 from ..core.extensions import db
+from ..handling.models import Closure, Extension, Meeting, Reply, TaskBook, TaskStep
+from ..handling.operations import resolve_on_spot
 from ..org.models import TERRITORIAL, Unit, UnitKind
 from . import lifecycle
 from .org import DEMO_PASSWORD
@@ -873,14 +875,14 @@ class _Loader(lifecycle.HandlingSteps):
             ops.merge(p, group_lead, into=s.merge_into.problem,
                       reason=MERGE_REASON.format(number=s.merge_into.problem.number))
         else:
-            closure = ops.resolve_on_spot(p, group_lead, triage=ops.Triage(Kind.individual, Level.town,
+            closure = resolve_on_spot(p, group_lead, triage=ops.Triage(Kind.individual, Level.town,
                                                                           Tier.immediate), result=s.tpl.result)
             closure.requested_at = closure.leader_at = when
             closure.completed_on = clock.local(when).date()
             if s.territory == HOME:
                 self.attach_photos(s, group_lead, closure, lifecycle.ON_SPOT_PHOTOS.get(s.tpl.key, 0), when)
         if p.reply_due is not None:  # not accepted or merged: the reply is owed from then on
-            p.reply_due = handling.reply_deadline(when)
+            p.reply_due = reply_deadline(when)
         p.updated_at = when
 
     def add_to_list(self, s: Spec, when: datetime) -> None:

@@ -1,5 +1,5 @@
 """Demo handling and closure: task books, steps, meetings, extensions, sign-off, verification,
-暂难解决 and replies, made through ``cases.handling`` on the demo problems' timeline.
+暂难解决 and replies, made through ``handling.operations`` on the demo problems' timeline.
 
 A problem's handling is a list of :class:`Stage` s — an operation at a working day before today
 (``wd``) and a local hour. The loader (``demo.cases``) runs every stage in the order of time
@@ -33,12 +33,15 @@ from io import BytesIO
 from werkzeug.datastructures import FileStorage
 
 from ..cases import deadlines as case_deadlines
-from ..cases import handling as h
 from ..cases import pages, uploads
-from ..cases.handling_models import CannotSolveReason, MeetingKind, ReplyMethod, Verdict
+from ..cases.deadlines import reply_deadline
 from ..cases.models import AttachmentKind
 from ..cases.workflow import Status
 from ..core import calendar, clock
+from ..handling import operations as h
+from ..handling.meetings import DecisionInput, cancel_meeting, convene_meeting, record_minutes
+from ..handling.models import CannotSolveReason, MeetingKind, ReplyMethod, Verdict
+from ..handling.queries import book_in_force, open_parts
 from ..org.models import UnitKind
 
 # ------------------------------------------------------------------ what units write
@@ -695,7 +698,7 @@ class HandlingSteps:
 
     def do_tick(self, s, when, *, step=None, note=None, auto=False, **_kw):
         p = s.problem
-        book = h.book_in_force(p)
+        book = book_in_force(p)
         open_steps = [x for x in book.steps if x.done_at is None]
         if auto or step is None:
             target = open_steps[0]
@@ -736,7 +739,7 @@ class HandlingSteps:
         handler = self.handler_for(p)
         if auto and not photos:
             no_evidence = "现场整改情况已由村干部和群众代表签字确认，确认单原件存档。"
-        still_open = h.open_parts(p)
+        still_open = open_parts(p)
         closure = h.request_signoff(
             p, handler, result=self.work(s).result,
             completed_on=clock.local(when).date() if completed is None else self.day(completed),
@@ -757,7 +760,7 @@ class HandlingSteps:
         p = s.problem
         closure = h.verify(p, self.verifier_for(s), note=note or ("经实地查看核实，问题已解决，同意核销。" if auto else None))
         closure.verified_at = p.solved_at = when
-        p.reply_due = h.reply_deadline(when)
+        p.reply_due = reply_deadline(when)
 
     def do_reject_verification(self, s, when, *, reason, **_kw):
         closure = h.reject_verification(s.problem, self.verifier_for(s), reason=reason)
@@ -778,7 +781,7 @@ class HandlingSteps:
                                         note=note or ("同意暂难解决，请做好解释工作。" if auto else None))
         closure.verified_at = when
         if approve:
-            p.reply_due = h.reply_deadline(when)
+            p.reply_due = reply_deadline(when)
 
     def do_reply(self, s, when, *, verdict, content=None, words=None, substantive=False,
                  method=ReplyMethod.phone, by=None, auto=False, **_kw):
@@ -810,7 +813,7 @@ class HandlingSteps:
     # -- joint meetings
 
     def do_convene(self, s, when, *, key, kind, title, starts, place, host, units, **_kw):
-        m = h.convene_meeting(self.handler_for(s.problem), kind=kind, title=title, starts_at=self.moment(*starts),
+        m = convene_meeting(self.handler_for(s.problem), kind=kind, title=title, starts_at=self.moment(*starts),
                               place=place, host=host, units=[self.units[u] for u in units], problems=[s.problem])
         m.created_at = when
         self.meetings[key] = m
@@ -818,19 +821,19 @@ class HandlingSteps:
     def do_minutes(self, s, when, *, key, summary, attendance, decisions, **_kw):
         m = self.meetings[key]
         v = self.lag(when)
-        h.record_minutes(
+        record_minutes(
             m, m.convened_by, summary=summary,
             attendance={self.units[u].id: (names is not None, names or "") for u, names in attendance.items()},
-            decisions=[h.DecisionInput(problem=s.problem, unit=self.units[u], text=text,
+            decisions=[DecisionInput(problem=s.problem, unit=self.units[u], text=text,
                                        due_on=calendar.add_workdays(self.day(due), v))
                        for u, text, due in decisions])
         m.minuted_at = when
         made = {d.id: d for d in m.decisions}
         for d in made.values():
             d.due_on = calendar.add_workdays(d.due_on, -v)
-        for step in h.book_in_force(s.problem).steps:
+        for step in book_in_force(s.problem).steps:
             if step.decision_id in made:
                 step.due_on = made[step.decision_id].due_on
 
     def do_cancel(self, s, when, *, key, reason, **_kw):
-        h.cancel_meeting(self.meetings[key], self.meetings[key].convened_by, reason=reason)
+        cancel_meeting(self.meetings[key], self.meetings[key].convened_by, reason=reason)

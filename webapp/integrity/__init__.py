@@ -22,10 +22,10 @@ cli = AppGroup("integrity", help="Integrity checks: flags of possibly false clos
 def scan_command(on: dt.datetime | None):
     """Raise the integrity flags the data shows (idempotent; audited)."""
     from ..core import clock
-    from . import flags
+    from .scan import scan
 
     day = on.date() if on else clock.today()
-    counts = flags.scan(day, source="cli")
+    counts = scan(day, source="cli")
     db.session.commit()
     total = sum(counts.values())
     detail = ", ".join(f"{kind} {n}" for kind, n in counts.items())

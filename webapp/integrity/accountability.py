@@ -32,11 +32,11 @@ from sqlalchemy import false, func, or_, select, true
 from sqlalchemy.orm import selectinload
 
 from ..accounts.roles import UNIT_ROLES, Role
-from ..cases.handling_models import Closure
 from ..cases.models import AssignmentUnit, Problem
-from ..cases.operations import NUMBER_FORMATS
 from ..core import audit, clock
 from ..core.extensions import db
+from ..core.numbering import NUMBER_FORMATS
+from ..handling.models import Closure
 from ..org.models import HANDLING, Unit, UnitKind
 from .models import AccountabilityRecord, Flag, FlagStatus, Measure
 

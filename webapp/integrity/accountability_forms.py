@@ -7,10 +7,10 @@ from wtforms import IntegerField, RadioField, SelectChoice, SelectField, StringF
 from wtforms.validators import AnyOf, Length, StopValidation
 from wtforms.widgets import HiddenInput
 
-from ..cases.fields import int_or_none as _int_or_none
-from ..cases.fields import strip as _strip
-from ..cases.triage_forms import LocalDateField, Needed
 from ..core import clock
+from ..core.forms import LocalDateField, Needed
+from ..core.forms import int_or_none as _int_or_none
+from ..core.forms import strip as _strip
 from ..org.forms import MultiCheckboxField
 from .accountability import DECIDED_BY_MAX, FACTS_MAX
 from .models import Measure

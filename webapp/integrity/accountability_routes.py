@@ -18,10 +18,10 @@ from ..accounts import nav
 from ..accounts.gates import role_may, roles_required
 from ..accounts.roles import Role
 from ..cases.access import scope as problem_scope
-from ..cases.fields import int_or_none
 from ..cases.models import Problem
 from ..core import clock
 from ..core.extensions import db
+from ..core.forms import int_or_none
 from ..core.render import render
 from ..org.forms import unit_choices
 from ..org.models import Unit

@@ -4,7 +4,7 @@ Each detector reads the data in a bounded number of statements (grouped queries,
 batches of ``INTEGRITY_BATCH`` rows — never a query per problem), builds the flags it finds with a
 one-line summary in Chinese (stored data: the district's language, whatever the reader's locale)
 and the evidence behind it (ids, numbers, dates, counts and the thresholds used), and raises them
-through ``flags.raise_many`` (a flag whose key exists is skipped: the scan is idempotent).
+through ``operations.raise_many`` (a flag whose key exists is skipped: the scan is idempotent).
 
 Data after the scan's day (``today``, local) is left out, so ``flask integrity scan --date`` sees the
 data as it stood then, as far as timestamps tell (statuses are today's).
@@ -18,7 +18,7 @@ The detectors, their keys and their definitions:
     closure's unit (the lead unit; the work group for an on-the-spot solution).
 
 ``bunched`` — key ``bunched:<unit id>:<period start>``
-    Per unit and ended half-month period (``stats.periods.Period``): the unit's sign-off requests
+    Per unit and ended half-month period (``core.periods.Period``): the unit's sign-off requests
     (``Closure`` of kind ``signoff``, by ``requested_at``, whatever became of them) made in the last
     ``INTEGRITY_BUNCH_WORKDAYS`` working days of the period (from the first of those days to the
     period's end, weekend days in between included) number at least ``INTEGRITY_BUNCH_MIN`` and
@@ -62,14 +62,15 @@ from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from ..cases.access import mask_phone
-from ..cases.handling_models import Closure, ClosureKind, ClosureStatus, Reply, Verdict
 from ..cases.models import Attachment, Category, Problem
 from ..cases.workflow import SOLVED, Status
 from ..core import calendar, clock
 from ..core.extensions import db
+from ..core.periods import Period
+from ..handling.models import Closure, ClosureKind, ClosureStatus, Reply, Verdict
 from ..org.models import Unit
-from ..stats.periods import Period
 from .models import FlagKind
+from .operations import existing_keys, raise_many
 
 DEFAULTS = {
     "INTEGRITY_BUNCH_WORKDAYS": 2,  # the last N working days of a half month …
@@ -217,7 +218,7 @@ def _last_verified(column, kinds=(ClosureKind.signoff, ClosureKind.on_spot)):
 # ---------------------------------------------------------------- sign-off without evidence
 
 
-def no_evidence(ctx: Context, raise_many) -> int:
+def no_evidence(ctx: Context) -> int:
     size = setting("INTEGRITY_BATCH")
     has_file = select(Attachment.id).where(Attachment.closure_id == Closure.id).exists()
     unit_id = func.coalesce(Closure.unit_id, Problem.lead_unit_id, Problem.work_group_id)
@@ -270,9 +271,7 @@ def window_days(period: Period, workdays: int) -> list[dt.date]:
     return days[::-1]
 
 
-def bunched(ctx: Context, raise_many) -> int:
-    from .flags import existing_keys
-
+def bunched(ctx: Context) -> int:
     n_days, minimum, share = (setting("INTEGRITY_BUNCH_WORKDAYS"), setting("INTEGRITY_BUNCH_MIN"),
                               setting("INTEGRITY_BUNCH_SHARE"))
     is_request = and_(Closure.kind == ClosureKind.signoff, Closure.unit_id.is_not(None))
@@ -359,7 +358,7 @@ def bunched(ctx: Context, raise_many) -> int:
 # ---------------------------------------------------------------- "not solved" about a signed-off problem
 
 
-def contradicted_reply(ctx: Context, raise_many) -> int:
+def contradicted_reply(ctx: Context) -> int:
     size = setting("INTEGRITY_BATCH")
     said_not_solved = or_(*[Reply.resident_words.contains(w, autoescape=True) for w in NOT_SOLVED_WORDS])
     closure_id = _last_verified(Closure.id)
@@ -417,7 +416,7 @@ class _Earlier:
     has_phone: bool
 
 
-def raised_again(ctx: Context, raise_many) -> int:
+def raised_again(ctx: Context) -> int:
     size = setting("INTEGRITY_BATCH")
     window = dt.timedelta(days=setting("INTEGRITY_REPEAT_DAYS"))
     # 1. Every problem signed off now (the earlier ones), indexed by household and category.
@@ -493,9 +492,7 @@ def raised_again(ctx: Context, raise_many) -> int:
 # ---------------------------------------------------------------- a unit's reopen rate stands out
 
 
-def reopen_outlier(ctx: Context, raise_many) -> int:
-    from .flags import existing_keys
-
+def reopen_outlier(ctx: Context) -> int:
     minimum, factor, margin = (setting("INTEGRITY_REOPEN_MIN"), setting("INTEGRITY_REOPEN_FACTOR"),
                                setting("INTEGRITY_REOPEN_MARGIN"))
     decided = and_(Closure.kind == ClosureKind.signoff, Closure.unit_id.is_not(None),
@@ -588,7 +585,5 @@ DETECTORS = {
 
 
 def run_all(today: dt.date, user=None) -> dict[str, int]:
-    from .flags import raise_many
-
     ctx = Context(today=today, until=end_of(today), user=user)
-    return {kind.value: detect(ctx, raise_many) for kind, detect in DETECTORS.items()}
+    return {kind.value: detect(ctx) for kind, detect in DETECTORS.items()}

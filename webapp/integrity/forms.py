@@ -5,16 +5,16 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import InputRequired, Length
 
-from ..cases.fields import strip
-from .flags import NOTE_MAX
+from ..core.forms import strip
 from .models import FlagStatus
+from .operations import NOTE_MAX
 
 
 class ReviewForm(FlaskForm):
     """The office's conclusion on a flag; carries the flag's version (optimistic locking).
 
     The rules (a note to dismiss, no dismissing a flag an accountability record rests on) are
-    ``flags.review``'s; it answers with the field names of this form."""
+    ``operations.review``'s; it answers with the field names of this form."""
 
     status = RadioField(_l("核查结论"), choices=[SelectChoice(FlagStatus.confirmed.value, _l("核查属实")),
                                              SelectChoice(FlagStatus.dismissed.value, _l("核查排除"))],

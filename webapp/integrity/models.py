@@ -1,7 +1,7 @@
 """Integrity tables: flags, spot checks and accountability records.
 
-Flags are raised by the scan (``integrity.flags``) or by a contradicted spot-check callback;
-every row here is written by the operations of ``integrity.flags``, ``integrity.spotchecks``
+Flags are raised by the scan (``integrity.scan``) or by a contradicted spot-check callback;
+every row here is written by the operations of ``integrity.operations``, ``integrity.spotchecks``
 and ``integrity.accountability``, never by a view.
 """
 
@@ -23,11 +23,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
-from ..cases.handling_models import Closure, ReplyMethod
-from ..cases.models import Problem, _enum
+from ..cases.models import Problem
 from ..core import clock
 from ..core.extensions import db
-from ..core.types import UTCDateTime
+from ..core.types import UTCDateTime, enum_column
+from ..handling.models import Closure, ReplyMethod
 from ..org.models import Unit
 
 
@@ -54,7 +54,7 @@ class Flag(db.Model):
     __table_args__ = (Index("ix_integrity_flags_status_kind", "status", "kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[FlagKind] = mapped_column(_enum(FlagKind, 24))
+    kind: Mapped[FlagKind] = mapped_column(enum_column(FlagKind, 24))
     # What makes the finding unique (the scan raises each once, however often it runs).
     key: Mapped[str] = mapped_column(String(120), unique=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)  # the unit it concerns
@@ -64,7 +64,7 @@ class Flag(db.Model):
     evidence: Mapped[dict] = mapped_column(JSON)  # the facts behind it (ids, numbers, dates, counts)
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     detected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the scan
-    status: Mapped[FlagStatus] = mapped_column(_enum(FlagStatus, 16), default=FlagStatus.open)
+    status: Mapped[FlagStatus] = mapped_column(enum_column(FlagStatus, 16), default=FlagStatus.open)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     review_note: Mapped[str | None] = mapped_column(Text)
@@ -120,8 +120,8 @@ class SpotCheckItem(db.Model):
     problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
     closure_id: Mapped[int] = mapped_column(ForeignKey("closures.id"))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))  # the unit that signed off
-    result: Mapped[CallbackResult] = mapped_column(_enum(CallbackResult, 16), default=CallbackResult.pending)
-    method: Mapped[ReplyMethod | None] = mapped_column(_enum(ReplyMethod, 16))
+    result: Mapped[CallbackResult] = mapped_column(enum_column(CallbackResult, 16), default=CallbackResult.pending)
+    method: Mapped[ReplyMethod | None] = mapped_column(enum_column(ReplyMethod, 16))
     called_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     called_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str | None] = mapped_column(Text)  # what the resident said
@@ -162,7 +162,7 @@ class AccountabilityRecord(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    measure: Mapped[Measure] = mapped_column(_enum(Measure, 16))
+    measure: Mapped[Measure] = mapped_column(enum_column(Measure, 16))
     facts: Mapped[str] = mapped_column(Text)  # 问责事由
     decided_on: Mapped[date] = mapped_column(Date)
     decided_by: Mapped[str] = mapped_column(String(64))  # 决定机关/人, e.g. 区活动领导小组

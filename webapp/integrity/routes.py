@@ -18,11 +18,12 @@ from werkzeug.routing import BuildError
 from ..accounts import nav
 from ..accounts.gates import roles_required
 from ..accounts.roles import Role
-from ..cases.operations import Conflict
+from ..core.errors import Conflict
 from ..core.extensions import db
 from ..core.render import render
 from ..org.models import Unit
-from . import flags
+from . import operations as flags
+from . import scan as integrity_scan
 from .forms import ReviewForm
 from .models import Flag, FlagKind, FlagStatus
 
@@ -201,7 +202,7 @@ def review(flag_id: int):
 @office
 def scan():
     """立即核查: run every detector now (the daily command does the same)."""
-    counts = flags.scan(user=current_user, source="web")
+    counts = integrity_scan.scan(user=current_user, source="web")
     db.session.commit()
     total = sum(counts.values())
     if total:

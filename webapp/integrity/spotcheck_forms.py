@@ -10,11 +10,10 @@ from wtforms import IntegerField, RadioField, SelectChoice, SelectField, TextAre
 from wtforms.validators import AnyOf, Length, StopValidation
 from wtforms.widgets import HiddenInput
 
-from ..cases.fields import strip as _strip
-from ..cases.handling_models import ReplyMethod
-from ..cases.reply_forms import LocalDateTimeField, local_now_minute
-from ..cases.triage_forms import Needed, WholeNumberField
 from ..core import clock
+from ..core.forms import LocalDateTimeField, Needed, WholeNumberField, local_now_minute
+from ..core.forms import strip as _strip
+from ..handling.models import ReplyMethod
 from .models import CallbackResult
 from .spotchecks import NOTE_MAX, RATE_DEFAULT, RATE_MAX, RATE_MIN, RECORDABLE
 

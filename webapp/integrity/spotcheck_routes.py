@@ -21,10 +21,10 @@ from ..accounts import nav
 from ..accounts.gates import role_may, roles_required
 from ..accounts.roles import Role
 from ..cases.access import mask_id_number, mask_phone
-from ..cases.operations import Conflict, Invalid
+from ..core.errors import Conflict, Invalid
 from ..core.extensions import db
+from ..core.periods import Period, recent
 from ..core.render import is_htmx, render
-from ..stats.periods import Period, recent
 from . import spotchecks as sc
 from .models import CallbackResult, SpotCheck, SpotCheckItem
 from .spotcheck_forms import RESULT_LABELS, RESULT_SHORT, DrawForm, RecordForm

@@ -31,15 +31,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from ..cases.handling_models import Closure, ClosureKind, ClosureStatus, ReplyMethod
 from ..cases.models import Problem
-from ..cases.operations import Conflict, Invalid
 from ..cases.workflow import SOLVED
 from ..core import audit, clock
+from ..core.errors import Conflict, Invalid
 from ..core.extensions import db
-from ..stats.periods import Period
-from .flags import raise_flag
+from ..core.periods import Period
+from ..handling.models import Closure, ClosureKind, ClosureStatus, ReplyMethod
 from .models import CallbackResult, Flag, FlagKind, SpotCheck, SpotCheckItem
+from .operations import raise_flag
 
 RATE_DEFAULT = 10
 RATE_MIN, RATE_MAX = 1, 100

@@ -44,20 +44,19 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, and_, case, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from ..cases.access import UNIT_ROLES, scope
-from ..cases.handling_models import Closure, ClosureStatus, Extension, Reply, RequestStatus, Verdict
-from ..cases.models import Category, Problem, ProblemEvent
+from ..cases.models import SOURCE_LABELS, Category, Problem, ProblemEvent
 from ..cases.workflow import HANDLING, OWES_REPLY, SOLVED, TRIAGE, Action, Status
 from ..core import clock
 from ..core.extensions import db
+from ..core.periods import Period, recent
+from ..handling.models import Closure, ClosureStatus, Extension, Reply, RequestStatus, Verdict
 from ..org.models import Unit, UnitKind
-from .periods import Period, recent
 
 # ---------------------------------------------------------------- SQL: the local date of an instant
 
@@ -101,7 +100,6 @@ RATES = {
     "satisfaction": (("satisfied", "basically"), ("satisfied", "basically", "unsatisfied")),
     "reopen_rate": (("reopened",), ("solved",)),
 }
-SOURCE_LABELS = {"visit": _l("入户走访")}
 
 
 def pct(numerator: int, denominator: int) -> float | None:

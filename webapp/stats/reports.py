@@ -25,13 +25,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
-from ..cases.operations import Conflict, Invalid
 from ..core import audit, clock
+from ..core.errors import Conflict, Invalid
 from ..core.extensions import db
+from ..core.periods import Period
 from ..core.types import UTCDateTime
 from ..org.models import TERRITORIAL, Unit, UnitKind
 from . import figures as fig
-from .periods import Period
 
 SCHEMA = 1
 REASON_MAX = 500

@@ -21,16 +21,16 @@ from ..accounts import nav
 from ..accounts.gates import roles_required
 from ..accounts.roles import Role
 from ..cases.access import UNIT_ROLES
-from ..cases.operations import Conflict
 from ..cases.workflow import Status
 from ..core import clock
+from ..core.errors import Conflict
 from ..core.extensions import db
+from ..core.periods import Period, recent
 from ..core.render import render
 from ..documents.pdf import pdf_response, render_pdf
 from . import documents, figures
 from . import reports as rep
 from .forms import IssueForm, ReissueForm
-from .periods import Period, recent
 
 bp = Blueprint("stats", __name__, url_prefix="/stats")
 DASHBOARD_ROLES = (Role.office, Role.leader, Role.group_lead, Role.handler, Role.unit_leader, Role.desk)

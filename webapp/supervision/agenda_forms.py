@@ -5,8 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from ..cases.fields import int_or_none, strip
-from ..cases.triage_forms import LocalDateField
+from ..core.forms import LocalDateField, int_or_none, strip
 from .models import AgendaKind
 
 NOTE_MAX = 500

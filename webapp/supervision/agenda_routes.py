@@ -4,7 +4,7 @@ The office generates (a work group's half-monthly meeting or its own monthly one
 and the leader read every agenda; a group lead reads the agendas of its own group's meetings
 (another group's agenda is 404). The packet is one PDF: the agenda, then for each problem its
 current 问题交办单 and the 任务书 in force, rendered from the same view-models as their own
-downloads (``triage.sheet_context``, ``taskbook_routes.book_context``).
+downloads (``sheet_routes.sheet_context``, ``taskbook_routes.book_context``).
 """
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
@@ -19,14 +19,14 @@ from wtforms import SelectChoice
 from ..accounts import nav
 from ..accounts.gates import roles_required
 from ..accounts.roles import Role
-from ..cases.handling_models import BookStatus, TaskBook, TaskStep
 from ..cases.models import Assignment, AssignmentUnit, Problem
-from ..cases.taskbook_routes import book_context
-from ..cases.triage import sheet_context
+from ..cases.sheet_routes import sheet_context
 from ..core import clock
 from ..core.extensions import db
 from ..core.render import render
 from ..documents.pdf import pdf_response, render_documents
+from ..handling.models import BookStatus, TaskBook, TaskStep
+from ..handling.taskbook_routes import book_context
 from ..org.models import Unit, UnitKind
 from . import agendas
 from .agenda_forms import AgendaForm

@@ -29,15 +29,15 @@ from sqlalchemy import func, or_, select, union
 from sqlalchemy.orm import joinedload
 
 from ..cases.actions import event_label
-from ..cases.handling_models import Reply, Verdict
 from ..cases.models import Problem, ProblemEvent
 from ..cases.workflow import HANDLING, Action, Status, Tier
 from ..core import audit, clock
 from ..core.calendar import workdays_between
 from ..core.extensions import db
+from ..core.periods import Period
 from ..documents.pdf import cn_date
+from ..handling.models import Reply, Verdict
 from ..org.models import Unit, UnitKind
-from ..stats.periods import Period
 from .models import Agenda, AgendaItem, AgendaKind
 
 REASONS = {

@@ -11,10 +11,10 @@ from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, Uni
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
-from ..cases.models import Problem, _enum
+from ..cases.models import Problem
 from ..core import clock
 from ..core.extensions import db
-from ..core.types import UTCDateTime
+from ..core.types import UTCDateTime, enum_column
 from ..org.models import Unit
 
 
@@ -40,7 +40,7 @@ class SupervisionNotice(db.Model):
     lateness: Mapped[str] = mapped_column(Text)  # 存在问题: what is late
     requirement: Mapped[str] = mapped_column(Text)  # 督办要求
     reply_by: Mapped[date] = mapped_column(Date)  # 反馈时限
-    status: Mapped[NoticeStatus] = mapped_column(_enum(NoticeStatus, 16), default=NoticeStatus.open)
+    status: Mapped[NoticeStatus] = mapped_column(enum_column(NoticeStatus, 16), default=NoticeStatus.open)
     answer: Mapped[str | None] = mapped_column(Text)  # the unit's answer (办理情况反馈)
     answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -67,7 +67,7 @@ class Agenda(db.Model):
     audit_type = "agenda"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[AgendaKind] = mapped_column(_enum(AgendaKind, 16))
+    kind: Mapped[AgendaKind] = mapped_column(enum_column(AgendaKind, 16))
     scope_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))  # the work group (group kind)
     meeting_on: Mapped[date] = mapped_column(Date)
     period_start: Mapped[date] = mapped_column(Date)  # the half month (group) or month (office) reviewed

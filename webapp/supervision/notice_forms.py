@@ -2,16 +2,15 @@
 
 The forms check only what can be read from the input (lengths, a parsable date); the rules
 (required text, a reply-by date from today on) are ``supervision.notices``'s, which raises
-``BookInvalid`` with these field names. No field carries the browser's ``required`` flag.
+``FieldsInvalid`` with these field names. No field carries the browser's ``required`` flag.
 """
 
 from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, TextAreaField
 from wtforms.validators import Length, Optional, ValidationError
 
-from ..cases.fields import strip as _strip
-from ..cases.meeting_forms import Filled
-from ..cases.triage_forms import LocalDateField, Needed, VersionedForm, new_token
+from ..core.forms import Filled, LocalDateField, Needed, VersionedForm, new_token
+from ..core.forms import strip as _strip
 from .notices import TEXT_MAX, reply_by_error
 
 TOO_LONG = _l("不能超过 %(max)d 个字。")

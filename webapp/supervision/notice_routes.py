@@ -20,14 +20,15 @@ from ..accounts.gates import roles_required
 from ..cases import operations as ops
 from ..cases import pages, panels, queries
 from ..cases.access import get_problem_or_404, scope, shown_phone
-from ..cases.handling import BookInvalid, book_in_force, book_under_review
 from ..cases.models import Problem, ProblemEvent
 from ..cases.workflow import Activity, NotAllowed
 from ..core import clock
 from ..core.deadlines import time_left
+from ..core.errors import Conflict, FieldsInvalid, Invalid
 from ..core.extensions import db
 from ..core.render import render
 from ..documents.pdf import pdf_response, render_pdf
+from ..handling.queries import book_in_force, book_under_review
 from . import notices
 from .models import NoticeStatus, SupervisionNotice
 from .notice_forms import AnswerForm, IssueForm
@@ -159,19 +160,19 @@ def new():
         notice = notices.issue(problem, current_user, lateness=form.lateness.data, requirement=form.requirement.data,
                                reply_by=form.reply_by.data, version=form.version.data, token=form.token.data or None)
         db.session.commit()
-    except (ops.Conflict, StaleDataError) as exc:
+    except (Conflict, StaleDataError) as exc:
         problem = _reload(problem_id)
         form.now_at(problem.version)  # they have now seen the current state
-        msg = str(exc) if isinstance(exc, ops.Conflict) else str(ops.STALE)
+        msg = str(exc) if isinstance(exc, Conflict) else str(ops.STALE)
         return _new_page(problem, form, error=msg, status=409)
     except NotAllowed as exc:
         problem = _reload(problem_id)
         code, _message = pages.refusal(problem, Activity.supervise) or (403, "")
         return _new_page(problem, form, error=str(exc), status=code, show_form=False)
-    except BookInvalid as exc:
+    except FieldsInvalid as exc:
         form.set_field_errors(exc.errors)
         return _new_page(_reload(problem_id), form)
-    except ops.Invalid as exc:
+    except Invalid as exc:
         return _new_page(_reload(problem_id), form, error=str(exc))
     except IntegrityError:
         # The same form sent twice at once: the other request issued it (same client token).
@@ -251,15 +252,15 @@ def answer(notice_id: int):
     try:
         notices.answer(notice, current_user, answer=form.answer.data, version=form.version.data)
         db.session.commit()
-    except (ops.Conflict, StaleDataError) as exc:
+    except (Conflict, StaleDataError) as exc:
         notice = _reload_notice(notice_id)
         form.now_at(notice.version)
-        msg = str(exc) if isinstance(exc, ops.Conflict) else str(notices.NOTICE_STALE)
+        msg = str(exc) if isinstance(exc, Conflict) else str(notices.NOTICE_STALE)
         unsaved = form.answer.data if notice.status != NoticeStatus.open else None
         return _show_page(notice, form, error=msg, status=409, unsaved=unsaved)
     except NotAllowed as exc:
         return _show_page(_reload_notice(notice_id), form, error=str(exc), status=403)
-    except BookInvalid as exc:
+    except FieldsInvalid as exc:
         db.session.rollback()
         form.set_field_errors(exc.errors)
         return _show_page(_load(notice_id), form)

@@ -19,16 +19,17 @@ from sqlalchemy import and_, case, false, func, or_, select, true
 from sqlalchemy.orm import joinedload
 
 from ..accounts.roles import Role
-from ..cases import handling
 from ..cases.access import SEE_ALL, UNIT_ROLES, relations
-from ..cases.handling import BookInvalid
 from ..cases.models import Problem, ProblemEvent
-from ..cases.operations import STALE, Conflict, Invalid, next_number
+from ..cases.operations import STALE
 from ..cases.workflow import Activity, NotAllowed, Status, check_activity, may_do
 from ..core import audit, clock
 from ..core.calendar import add_workdays
 from ..core.deadlines import time_left
+from ..core.errors import Conflict, FieldsInvalid, Invalid
 from ..core.extensions import db
+from ..core.numbering import next_number
+from ..handling.queries import book_in_force, book_under_review
 from .models import NoticeStatus, SupervisionNotice
 
 ISSUE = "supervise"  # the timeline's action when a notice is issued (EVENT_LABELS: 下发督办单)
@@ -146,7 +147,7 @@ def default_lateness(problem: Problem, today: date | None = None) -> str:
         lines.append(_("已签收，尚未制定任务书。"))
     elif status == Status.plan_review:
         lines.append(_("任务书尚在单位领导审核中。"))
-    book = handling.book_in_force(problem) or handling.book_under_review(problem)
+    book = book_in_force(problem) or book_under_review(problem)
     steps = [s for s in (book.steps if book is not None else []) if s.done_at is None]
     late = [s for s in steps if s.due_on < today]
     if late:
@@ -212,7 +213,7 @@ def issue(problem: Problem, user, *, lateness: str, requirement: str, reply_by: 
     if (message := reply_by_error(reply_by)) is not None:
         errors["reply_by"] = message
     if errors:
-        raise BookInvalid(errors)
+        raise FieldsInvalid(errors)
     now = clock.now()
     _y, _s, number = next_number("notice")
     notice = SupervisionNotice(
@@ -246,7 +247,7 @@ def answer(notice: SupervisionNotice, user, *, answer: str, version: int | None)
         raise Conflict(NOTICE_STALE)
     errors = _text_errors(answer=answer)
     if errors:
-        raise BookInvalid(errors)
+        raise FieldsInvalid(errors)
     now = clock.now()
     notice.status = NoticeStatus.answered
     notice.answer = answer.strip()
