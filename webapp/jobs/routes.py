@@ -1,6 +1,7 @@
 """Pages of background jobs: follow one (the status block polls itself while the job is queued
 or running), fetch its file, list one's own. Nothing here writes."""
 
+import io
 import mimetypes
 
 from flask import Blueprint, abort, request, send_file
@@ -42,4 +43,9 @@ def download(job_id: int):
         abort(404)
     name = (job.result or {}).get("filename") or path.name
     mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return send_file(path, mimetype=mimetype, as_attachment=True, download_name=name)
+    # Read whole, as the photos are (an export is capped at 100,000 rows, about 10 MB): no file
+    # handle outlives the request, whoever forgets to close the response.
+    response = send_file(io.BytesIO(path.read_bytes()), mimetype=mimetype, as_attachment=True,
+                         download_name=name, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
