@@ -11,10 +11,11 @@ DEB_TEST := $(DEB_RUN) chromium poppler-utils
 
 .PHONY: run test deps-run deps-test translations lint bench clean
 
-## make run: install everything, migrate the SQLite database, load demo data when empty, serve.
+## make run: install everything, migrate the SQLite database, load demo data when empty, serve:
+## the web server and the task queue's consumer together (scripts/serve; Ctrl-C stops both).
 run: deps-run $(VENV)/.run-installed translations
 	$(BIN)/flask setup
-	$(BIN)/gunicorn --workers $(WORKERS) --bind 127.0.0.1:$(PORT) --access-logfile - 'webapp:create_app()'
+	BIN=$(BIN) PORT=$(PORT) WORKERS=$(WORKERS) scripts/serve
 
 ## make test: install everything plus test tools, run the suite on SQLite, then on
 ## $TEST_DATABASE_URL (PostgreSQL) when it is set.

@@ -88,6 +88,9 @@ def _test_config(tmp: Path, url: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": url,
         "SECRET_KEY": "test-secret",
         "UPLOAD_DIR": str(tmp / "uploads"),
+        "JOBS_DIR": str(tmp / "jobs"),
+        # Tasks run at once where they are enqueued (a test that wants a consumer sets a queue).
+        "TASK_QUEUE_URL": "immediate",
         **FAST_HASH,
     }
 

@@ -36,14 +36,16 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.config.update(overrides)
 
     db.init_app(app)
+    from . import schedule  # noqa: F401 - every task the queue runs, and the scheduled ones
     from .cases import models as _case_models  # noqa: F401 - case tables, for migrations
-    from .core import calendar, numbering, settings  # noqa: F401 - core tables (overrides, numbers, settings)
+    from .core import calendar, jobs, numbering, settings, tasks  # noqa: F401 - core tables; the task queue
     from .handling import models as _handling_models  # noqa: F401 - handling tables
     from .integrity import models as _integrity_models  # noqa: F401 - flags, spot checks, 问责
     from .receipt import models as _receipt_models  # noqa: F401 - the lookup's attempts
     from .stats import reports as _stats_reports  # noqa: F401 - half-month reports table
     from .supervision import models as _supervision_models  # noqa: F401 - 督办单, agendas
 
+    tasks.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
     csrf.init_app(app)
     babel.init_app(
@@ -104,6 +106,7 @@ def _register_blueprints(app: Flask) -> None:
     from .integrity.accountability_routes import bp as accountability_bp
     from .integrity.routes import bp as integrity_bp
     from .integrity.spotcheck_routes import bp as spotchecks_bp
+    from .jobs.routes import bp as jobs_bp
     from .org.routes import bp as org_bp
     from .receipt.routes import bp as receipt_bp
     from .settings.routes import bp as settings_bp
@@ -138,6 +141,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(integrity_bp)
     app.register_blueprint(spotchecks_bp)
     app.register_blueprint(accountability_bp)
+    app.register_blueprint(jobs_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -1,4 +1,5 @@
-"""Command-line tasks: database set-up, demo data, audit chain verification."""
+"""Command-line tasks: database set-up, demo data, audit chain verification; the task queue's
+consumer (``flask tasks worker``, from ``core.tasks``)."""
 
 import click
 from flask import Flask
@@ -9,11 +10,13 @@ from .core.extensions import db
 
 
 def register_cli(app: Flask) -> None:
+    from .core.tasks import cli as tasks_cli
     from .integrity import cli as integrity_cli
     from .supervision import cli as supervision_cli
 
     app.cli.add_command(supervision_cli)
     app.cli.add_command(integrity_cli)
+    app.cli.add_command(tasks_cli)
 
     @app.cli.command("setup")
     @click.option("--demo/--no-demo", default=True, help="Load demo data into an empty database.")

@@ -63,6 +63,12 @@ def load_config(instance_path: str) -> dict:
         # The public receipt lookup (/receipt): attempts per client address per window.
         "RECEIPT_LOOKUP_LIMIT": int(os.environ.get("RECEIPT_LOOKUP_LIMIT", "10")),
         "RECEIPT_LOOKUP_WINDOW_SECONDS": int(os.environ.get("RECEIPT_LOOKUP_WINDOW_SECONDS", "600")),
+        # The task queue (core.tasks): sqlite:///… (default <instance>/tasks.sqlite3), redis://…,
+        # or "immediate" (run each task at once, in the enqueuing process; the tests' default).
+        "TASK_QUEUE_URL": os.environ.get("TASK_QUEUE_URL"),
+        # Result files of background jobs (core.jobs), mode 0600; kept this many days.
+        "JOBS_DIR": os.environ.get("JOBS_DIR", str(Path(instance_path) / "jobs")),
+        "JOB_RESULT_DAYS": int(os.environ.get("JOB_RESULT_DAYS", "7")),
         # Dashboards whose counts each process keeps for the current data version (0: none).
         "STATS_CACHE_SIZE": int(os.environ.get("STATS_CACHE_SIZE", "64")),
         # The integrity scan's thresholds (defaults in integrity/detectors.py), when set.

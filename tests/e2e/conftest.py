@@ -92,8 +92,8 @@ def _cloned_database(template_db, directory: Path):
 
 
 @contextmanager
-def _serve(database_url: str, tmp: Path):
-    app = create_app(_test_config(tmp, database_url))
+def _serve(database_url: str, tmp: Path, **overrides):
+    app = create_app({**_test_config(tmp, database_url), **overrides})
     server = LiveServer(app=app, url="")
 
     def remember(sender, exception, **extra):

@@ -1,12 +1,13 @@
 """The audit admin's pages: browse and filter the log, export it, verify the hash chain.
 
-The audit admin only reads. The export and the chain check are themselves audited; nothing
-else here writes. No other role (system or security admin included) may open these pages.
+The audit admin only reads. The export (a background job: ``audit.tasks``) and the chain check
+are themselves audited; nothing else here writes. No other role (system or security admin included) may open these pages.
 """
 
 import json
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -14,11 +15,10 @@ from flask_login import current_user
 from ..accounts import nav
 from ..accounts.gates import roles_required
 from ..accounts.roles import Role
-from ..core import audit, clock
+from ..core import audit, jobs
 from ..core.extensions import db
 from ..core.render import is_htmx, render
-from ..documents.excel import Sheet, xlsx_response
-from . import queries
+from . import queries, tasks
 from .forms import AuditFilterForm
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -68,40 +68,18 @@ def index():
 @bp.post("/export")
 @roles_required(Role.auditor)
 def export():
-    """Exactly the filtered rows (the snapshot the page showed) as Excel, at most 100,000."""
+    """Start the export of exactly the filtered rows (the snapshot the page showed, at most
+    100,000) as a background job; its page shows the progress and offers the file."""
     form = _form(request.form, events=False)
     if not form.validate():
         flash(_("筛选条件有误，未导出。请更正后重试。"), "error")
         return redirect(url_for("audit.index"))
     flt = form.to_filter(_upto(request.form))
-    total = queries.count(flt)
-    rows = min(total, queries.EXPORT_CAP)
-    now = clock.now()
-    about = [
-        (_("导出时间"), clock.local(now).strftime("%Y-%m-%d %H:%M:%S")),
-        (_("导出人"), f"{current_user.full_name}（{current_user.username}）"),
-        (_("筛选条件"), json.dumps(flt.described(), ensure_ascii=False) if flt.described() else _("无")),
-        (_("截至序号"), flt.upto),
-        (_("符合条件"), total),
-        (_("导出条数"), rows),
-    ]
-    if total > rows:
-        about.append((_("说明"), _("超过导出上限，仅导出最新的 %(n)s 条。", n=queries.EXPORT_CAP)))
-    # The workbook is built before the audit entry commits: no file leaves without its entry.
-    response = xlsx_response(
-        f"审计日志-{clock.local(now):%Y%m%d-%H%M%S}.xlsx",
-        [
-            Sheet(_("审计日志"), [str(h) for h in queries.EXPORT_HEADERS], queries.export_rows(flt, queries.EXPORT_CAP),
-                  widths=(8, 20, 12, 10, 20, 16, 24, 10, 10, 8, 60)),
-            Sheet(_("导出说明"), [_("项目"), _("内容")], about, widths=(14, 60)),
-        ],
-    )
-    audit.record(
-        "audit.exported",
-        detail={"filter": flt.described(), "upto": flt.upto, "rows": rows, "matched": total},
-    )
+    job = jobs.start_job(tasks.KIND, current_user, _("导出审计日志"), tasks.export_audit_log,
+                         flt.as_args(), str(get_locale()))
     db.session.commit()
-    return response
+    flash(_("已开始导出。完成后可在本页下载文件。"), "success")
+    return redirect(url_for("jobs.detail", job_id=job.id))
 
 
 @bp.route("/verify", methods=["GET", "POST"])

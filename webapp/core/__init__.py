@@ -1,1 +1,2 @@
-"""Generic building blocks every area uses: database, clock, audit, rendering, security."""
+"""Generic building blocks every area uses: database, clock, audit, rendering, security, the task
+queue (``tasks``) and background jobs (``jobs``)."""
