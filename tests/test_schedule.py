@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import time_machine
 from sqlalchemy import func, select
 
-from tests.cases import handling_factories as hf
+from tests.handling import factories as hf
 from tests.queue import use_sqlite_queue
 from webapp import schedule
 from webapp.cases.models import ProblemEvent
