@@ -37,6 +37,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     db.init_app(app)
     from . import schedule  # noqa: F401 - every task the queue runs, and the scheduled ones
+    from .api import models as _api_models  # noqa: F401 - API keys, work orders, rate windows
+    from .api import webhooks as _api_webhooks  # noqa: F401 - status changes pushed to API callers
     from .cases import models as _case_models  # noqa: F401 - case tables, for migrations
     from .core import calendar, jobs, numbering, settings, tasks  # noqa: F401 - core tables; the task queue
     from .handling import models as _handling_models  # noqa: F401 - handling tables
@@ -91,6 +93,8 @@ def _register_blueprints(app: Flask) -> None:
     from .accounts.admin import bp as users_bp
     from .accounts.routes import bp as accounts_bp
     from .accounts.security_admin import bp as security_bp
+    from .api.admin_routes import bp as api_keys_bp
+    from .api.routes import bp as open311_bp
     from .audit.routes import bp as audit_bp
     from .cases.intake_routes import bp as intake_bp
     from .cases.list_routes import bp as lists_bp
@@ -142,6 +146,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(spotchecks_bp)
     app.register_blueprint(accountability_bp)
     app.register_blueprint(jobs_bp)
+    app.register_blueprint(api_keys_bp)
+    app.register_blueprint(open311_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

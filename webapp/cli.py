@@ -10,6 +10,7 @@ from .core.extensions import db
 
 
 def register_cli(app: Flask) -> None:
+    from .api.cli import cli as api_cli
     from .core.tasks import cli as tasks_cli
     from .integrity import cli as integrity_cli
     from .supervision import cli as supervision_cli
@@ -17,6 +18,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(supervision_cli)
     app.cli.add_command(integrity_cli)
     app.cli.add_command(tasks_cli)
+    app.cli.add_command(api_cli)
 
     @app.cli.command("setup")
     @click.option("--demo/--no-demo", default=True, help="Load demo data into an empty database.")

@@ -63,6 +63,11 @@ def load_config(instance_path: str) -> dict:
         # The public receipt lookup (/receipt): attempts per client address per window.
         "RECEIPT_LOOKUP_LIMIT": int(os.environ.get("RECEIPT_LOOKUP_LIMIT", "10")),
         "RECEIPT_LOOKUP_WINDOW_SECONDS": int(os.environ.get("RECEIPT_LOOKUP_WINDOW_SECONDS", "600")),
+        # The Open311 API (api/): calls per key per fixed window, counted in the database, or in
+        # Redis when API_RATE_LIMIT_REDIS_URL is set.
+        "API_RATE_LIMIT": int(os.environ.get("API_RATE_LIMIT", "120")),
+        "API_RATE_WINDOW_SECONDS": int(os.environ.get("API_RATE_WINDOW_SECONDS", "60")),
+        "API_RATE_LIMIT_REDIS_URL": os.environ.get("API_RATE_LIMIT_REDIS_URL") or None,
         # The task queue (core.tasks): sqlite:///… (default <instance>/tasks.sqlite3), redis://…,
         # or "immediate" (run each task at once, in the enqueuing process; the tests' default).
         "TASK_QUEUE_URL": os.environ.get("TASK_QUEUE_URL"),

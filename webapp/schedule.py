@@ -17,6 +17,7 @@ nothing. A failed run is retried twice (1 and 2 minutes later) and does not coun
 The CLI commands stay for catching up on another date and for cron-less checks.
 """
 
+from .api import tasks as _api_tasks  # noqa: F401 - webhook deliveries to API callers
 from .audit import tasks as _audit_tasks  # noqa: F401 - the audit log's export job
 from .core import jobs, tasks
 from .core.extensions import db

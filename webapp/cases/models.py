@@ -25,7 +25,7 @@ from ..org.models import Unit
 from .workflow import Kind, Level, Status, Tier
 
 # Where a problem came from (``Problem.source``), as people say it.
-SOURCE_LABELS = {"visit": _l("入户走访")}
+SOURCE_LABELS = {"visit": _l("入户走访"), "12345_api": _l("12345平台工单（接口）")}
 
 
 class Category(db.Model):

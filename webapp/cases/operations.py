@@ -45,16 +45,32 @@ def new_receipt_no() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(10))
 
 
+# Areas above cases follow the workflow here, where every transition is recorded (the Open311
+# API pushes status changes to the outside system that sent the problem): each listener is
+# called as ``listener(problem, event)`` inside the transaction, after the event is flushed.
+EVENT_LISTENERS: list = []
+
+
+def on_event(listener):
+    """Register ``listener(problem, event)`` for every workflow event (once per listener)."""
+    if listener not in EVENT_LISTENERS:
+        EVENT_LISTENERS.append(listener)
+    return listener
+
+
 def append_event(problem: Problem, user, action: str, before, note: str | None = None, *, public=False, detail=None):
     """A timeline entry for a change of status (from ``before`` to the problem's status now), audited."""
-    db.session.add(ProblemEvent(
+    event = ProblemEvent(
         problem=problem, created_at=clock.now(), user_id=user.id, unit_id=user.unit_id,
         action=action, from_status=before, to_status=problem.status, note=note, is_public=public,
-    ))
+    )
+    db.session.add(event)
     audit.record(f"problem.{action}", obj=problem, user=user, detail={
         "number": problem.number, "from": str(before) if before else None, "to": str(problem.status),
         **(detail or {}),
     })
+    for listener in EVENT_LISTENERS:
+        listener(problem, event)
 
 
 def replayed(token: str | None) -> ProblemEvent | None:
