@@ -221,6 +221,9 @@ def test_unknown_paths_and_methods_answer_in_the_spec_format(app, client):
     resp = client.put(f"{BASE}/requests.json")
     assert resp.status_code == 405 and body(resp)[0]["code"] == 405 and "POST" in resp.headers["Allow"]
     assert client.get(f"{BASE}/services.csv").status_code == 404
+    # Elsewhere the app's own pages stay.
+    page = client.get("/no-such-page")
+    assert page.status_code == 404 and page.content_type.startswith("text/html")
 
 
 def test_the_rate_limit_answers_429_in_the_spec_format(app, client):
@@ -240,7 +243,7 @@ def test_the_openapi_document_names_every_endpoint(app, client):
     assert doc["openapi"].startswith("3.")
     paths = set(doc["paths"])
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith("open311.") and rule.endpoint != "open311.unknown" and "<any" in rule.rule:
+        if rule.endpoint.startswith("open311.") and "<any" in rule.rule:
             path = rule.rule.removeprefix(BASE).replace("<any(json,xml):fmt>", "{format}")
             path = path.replace("<code>", "{service_code}").replace("<int:request_id>", "{service_request_id}")
             assert path.replace("<token>", "{token}") in paths, rule.rule

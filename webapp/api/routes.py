@@ -319,25 +319,27 @@ def get_token(client, fmt, token: str):
 # ---------------------------------------------------------------- anything else under /open311/v2
 
 
-ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-
-
-@bp.route("/<path:rest>", methods=ANY_METHOD)
-@public
-def unknown(rest: str):
-    """Unknown resources and methods answer in the spec's format too (404 or 405)."""
-    fmt = formats.XML if rest.endswith(".xml") else formats.JSON
-    adapter = current_app.url_map.bind_to_environ(request.environ)
-    allowed = []
-    for method in ("GET", "POST"):
-        try:
-            found, _args = adapter.match(method=method)
-        except Exception:  # noqa: S112 - no route for this method: try the next one
-            continue
-        if found != "open311.unknown":
-            allowed.append(method)
-    if allowed:
+def _spec_error(error):
+    """Unknown resources (404) and methods (405) under /open311/v2, in the spec's format."""
+    fmt = formats.XML if request.path.endswith(".xml") else formats.JSON
+    if error.code == 405:
         response = formats.errors(fmt, 405, _("该地址不支持 %(m)s 请求。", m=request.method))
-        response.headers["Allow"] = ", ".join(allowed)
+        response.headers["Allow"] = ", ".join(sorted(set(error.valid_methods or ()) - {"HEAD", "OPTIONS"}))
         return response
     return formats.errors(fmt, 404, _("没有这个接口：%(path)s", path=request.path[:100]))
+
+
+@bp.record_once
+def _answer_errors_in_spec_format(state) -> None:
+    """The app's error pages stay for everything else; under the prefix, the spec's format.
+
+    A URL no route matches belongs to no blueprint, so a blueprint handler would never see it:
+    the app's own 404 and 405 handlers are wrapped instead.
+    """
+    prefix = f"{bp.url_prefix}/"
+    for code in (404, 405):
+        handlers = state.app.error_handler_spec[None][code]
+        for exc_class, previous in list(handlers.items()):
+            def handler(error, previous=previous):
+                return _spec_error(error) if request.path.startswith(prefix) else previous(error)
+            handlers[exc_class] = handler
