@@ -25,7 +25,7 @@ GENERIC_LOGIN_ERROR = "用户名或密码错误，或账号暂时被锁定。"
 # Blueprints of the casework areas (CONTRIBUTING: cases ← handling, supervision, stats).
 CASEWORK_BLUEPRINTS = {"visits", "cases", "handling", "supervision", "stats"}
 # 三员分立 (DOMAIN §3): each admin page belongs to one admin role and to no casework role.
-ADMIN_ENTRIES = {"用户管理": "sysadmin", "单位管理": "sysadmin", "角色分配": "secadmin", "安全策略": "secadmin", "审计日志": "auditor"}
+ADMIN_ENTRIES = {"用户管理": "sysadmin", "单位管理": "sysadmin", "接口密钥": "sysadmin", "角色分配": "secadmin", "安全策略": "secadmin", "审计日志": "auditor"}
 NAV_LINKS = "nav[aria-label='主导航'] a"
 LOGIN_HEADING = "回音 · 登录"
 
