@@ -248,3 +248,25 @@ def test_the_openapi_document_names_every_endpoint(app, client):
             path = path.replace("<code>", "{service_code}").replace("<int:request_id>", "{service_request_id}")
             assert path.replace("<token>", "{token}") in paths, rule.rule
     assert "post" in doc["paths"]["/requests.{format}"]
+
+
+def test_a_fault_and_an_oversized_request_answer_in_the_spec_format(app, client, monkeypatch):
+    made = make_key()
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    def broken():
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("webapp.api.queries.services", broken)
+    resp = get(client, "/services.xml", made.key)
+    assert resp.status_code == 500 and xml(resp).findtext("error/code") == "500"
+    assert "the database went away" not in resp.get_data(as_text=True)
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    resp = post_order(client, made.key, description="长" * 2000)
+    assert resp.status_code == 413 and body(resp)[0]["code"] == 413
+
+
+def test_the_openapi_call_is_audited_too(app, client):
+    assert client.get(f"{BASE}/openapi.json").status_code == 200
+    [call] = audits("api.call")[-1:]
+    assert "/openapi.json" in call.detail

@@ -12,10 +12,12 @@ import math
 import re
 from datetime import datetime, timedelta
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import InternalServerError
 
 from ..cases.intake_forms import normalise_phone
 from ..core import audit, clock
@@ -137,10 +139,10 @@ def discovery(_client, fmt):
 
 
 @bp.get("/openapi.json")
-@public
-def openapi():
+@endpoint(None, key=False)
+def openapi(_client, fmt):
     """The OpenAPI 3 description of these endpoints."""
-    return jsonify(document(url_for("open311.discovery", _external=True).removesuffix("/discovery")))
+    return 200, "openapi", document(url_for("open311.discovery", _external=True).removesuffix("/discovery")), None
 
 
 # ---------------------------------------------------------------- services
@@ -319,14 +321,34 @@ def get_token(client, fmt, token: str):
 # ---------------------------------------------------------------- anything else under /open311/v2
 
 
+SPEC_ERRORS = {
+    400: _l("请求格式有误。"),
+    413: _l("请求内容太大。"),
+}
+
+
+def _fmt_of_path() -> str:
+    return formats.XML if request.path.endswith(".xml") else formats.JSON
+
+
 def _spec_error(error):
-    """Unknown resources (404) and methods (405) under /open311/v2, in the spec's format."""
-    fmt = formats.XML if request.path.endswith(".xml") else formats.JSON
+    """Unknown resources (404), methods (405) and unreadable requests under /open311/v2, in the
+    spec's format."""
+    fmt = _fmt_of_path()
     if error.code == 405:
         response = formats.errors(fmt, 405, _("该地址不支持 %(m)s 请求。", m=request.method))
         response.headers["Allow"] = ", ".join(sorted(set(error.valid_methods or ()) - {"HEAD", "OPTIONS"}))
         return response
+    if error.code in SPEC_ERRORS:
+        return formats.errors(fmt, error.code, SPEC_ERRORS[error.code])
     return formats.errors(fmt, 404, _("没有这个接口：%(path)s", path=request.path[:100]))
+
+
+@bp.errorhandler(InternalServerError)
+def _server_error(_error):
+    """Even a fault of ours answers in the spec's format (the spec's "general service error")."""
+    db.session.rollback()
+    return formats.errors(_fmt_of_path(), 500, _("系统出错了，请稍后重试；如一再出现，请联系区活动办。"))
 
 
 @bp.record_once
@@ -337,7 +359,7 @@ def _answer_errors_in_spec_format(state) -> None:
     the app's own 404 and 405 handlers are wrapped instead.
     """
     prefix = f"{bp.url_prefix}/"
-    for code in (404, 405):
+    for code in (400, 404, 405, 413):
         handlers = state.app.error_handler_spec[None][code]
         for exc_class, previous in list(handlers.items()):
             def handler(error, previous=previous):
