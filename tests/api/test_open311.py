@@ -270,3 +270,33 @@ def test_the_openapi_call_is_audited_too(app, client):
     assert client.get(f"{BASE}/openapi.json").status_code == 200
     [call] = audits("api.call")[-1:]
     assert "/openapi.json" in call.detail
+
+
+def test_listing_takes_as_many_queries_for_many_requests_as_for_few(app, client):
+    from sqlalchemy import event
+
+    made = make_key()
+
+    def statements() -> int:
+        count = [0]
+
+        def counted(*_args):
+            count[0] += 1
+
+        event.listen(db.engine, "before_cursor_execute", counted)
+        try:
+            assert get(client, "/requests.json", made.key).status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", counted)
+        return count[0]
+
+    for n in range(2):
+        post_order(client, made.key, work_order_no=f"FEW{n}")
+    few = statements()
+    for n in range(8):
+        post_order(client, made.key, work_order_no=f"MANY{n}")
+    _not_accept_and_reply(db.session.get(Problem, int(body(get(client, "/tokens/MANY0.json", made.key))[0][
+        "service_request_id"])))
+    assert len(body(get(client, "/requests.json", made.key))) == 10
+    many = statements()
+    assert many == few

@@ -73,9 +73,15 @@ def definition(c: Category) -> dict:
     ]}
 
 
-def _reply(problem: Problem) -> Reply | None:
-    return db.session.scalar(select(Reply).where(Reply.problem_id == problem.id)
-                             .order_by(Reply.replied_at.desc(), Reply.id.desc()).limit(1))
+def latest_replies(problem_ids: list[int]) -> dict[int, Reply]:
+    """The latest reply (回音) of each problem, in one query."""
+    latest = {}
+    if problem_ids:
+        rows = db.session.scalars(select(Reply).where(Reply.problem_id.in_(problem_ids))
+                                  .order_by(Reply.problem_id, Reply.replied_at, Reply.id))
+        for reply in rows:
+            latest[reply.problem_id] = reply
+    return latest
 
 
 def status_notes(problem: Problem) -> str:
@@ -85,10 +91,17 @@ def status_notes(problem: Problem) -> str:
     return label
 
 
-def request_of(order: WorkOrder) -> dict:
+def requests_of(orders: list[WorkOrder]) -> list[dict]:
+    """Service requests as GeoReport v2 shows them (a constant number of queries for any count)."""
+    replies = latest_replies([o.problem_id for o in orders])
+    return [request_of(o, replies.get(o.problem_id)) for o in orders]
+
+
+def request_of(order: WorkOrder, reply: Reply | None = None, *, look_up_reply: bool = False) -> dict:
     """One service request as GeoReport v2 shows it, with the work order and the reply added."""
     p = order.problem
-    reply = _reply(p)
+    if look_up_reply:
+        reply = latest_replies([p.id]).get(p.id)
     expected = None
     if p.deadline is not None and p.status not in ENDED:
         expected = datetime.combine(p.deadline, time(23, 59, 59), clock.LOCAL_TZ)
@@ -121,7 +134,9 @@ def request_of(order: WorkOrder) -> dict:
 def _orders(client: ApiClient):
     return (select(WorkOrder).join(Problem, WorkOrder.problem_id == Problem.id)
             .where(WorkOrder.client_id == client.id)
-            .options(joinedload(WorkOrder.problem)))
+            .options(joinedload(WorkOrder.problem).options(
+                joinedload(Problem.category), joinedload(Problem.lead_unit),
+                joinedload(Problem.town), joinedload(Problem.village))))
 
 
 def by_ids(client: ApiClient, ids: list[int]) -> list[WorkOrder]:

@@ -295,7 +295,7 @@ def list_requests(client, fmt):
         if start and end and end - start > timedelta(days=queries.DEFAULT_DAYS):
             raise ApiError(400, _("查询的时间跨度不能超过 90 天。"))
         orders = queries.search(client, codes=[int(c) for c in codes], start=start, end=end, statuses=statuses)
-    return 200, "service_requests", [queries.request_of(o) for o in orders], {"results": len(orders)}
+    return 200, "service_requests", queries.requests_of(orders), {"results": len(orders)}
 
 
 @route("/requests/<int:request_id>")
@@ -305,7 +305,7 @@ def get_request(client, fmt, request_id: int):
     orders = queries.by_ids(client, [request_id])
     if not orders:
         raise ApiError(404, _("service_request_id %(id)s 不存在。", id=request_id))
-    return 200, "service_requests", [queries.request_of(orders[0])], {"service_request_id": request_id}
+    return 200, "service_requests", queries.requests_of(orders), {"service_request_id": request_id}
 
 
 @route("/tokens/<token>")

@@ -30,7 +30,7 @@ def payload(order: WorkOrder, event) -> dict:
         "event_id": secrets.token_hex(12),
         "event": event.action,
         "from_status": event.from_status.value if event.from_status else None,
-        "service_request": request_of(order),
+        "service_request": request_of(order, look_up_reply=True),
     }
 
 
