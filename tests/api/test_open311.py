@@ -300,3 +300,10 @@ def test_listing_takes_as_many_queries_for_many_requests_as_for_few(app, client)
     assert len(body(get(client, "/requests.json", made.key))) == 10
     many = statements()
     assert many == few
+
+
+def test_control_characters_are_dropped_so_the_xml_stays_readable(app, client):
+    made = make_key()
+    sid = body(post_order(client, made.key, description="路灯\x00坏了\x0b一个月\n夜里看不见"))[0]["service_request_id"]
+    root = xml(get(client, f"/requests/{sid}.xml", made.key))
+    assert root.findtext("request/description") == "路灯坏了一个月\n夜里看不见"

@@ -37,6 +37,8 @@ csrf.exempt(bp)
 
 FMT = "<any(json,xml):fmt>"
 WORK_ORDER_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+# Characters XML 1.0 cannot carry (and no one types): dropped from what callers send.
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 MAX_DESCRIPTION = 4000
 
 
@@ -181,48 +183,52 @@ def _float(name: str, low: float, high: float) -> float | None:
     return value
 
 
+def _field(form, name: str) -> str:
+    return CONTROL_RE.sub("", form.get(name) or "").strip()
+
+
 def _work_order_input(form) -> WorkOrderInput:
     problems = []
-    code = (form.get("service_code") or "").strip()
+    code = _field(form, "service_code")
     if not code:
         raise ApiError(400, _("缺少 service_code。"))
     category = queries.category(code)
     if category is None:
         raise ApiError(404, _("service_code %(code)s 不存在。", code=code[:20]))
-    work_order_no = (form.get("work_order_no") or "").strip()
+    work_order_no = _field(form, "work_order_no")
     if not work_order_no:
         problems.append(_("缺少 work_order_no（12345 工单编号）。"))
     elif not WORK_ORDER_RE.match(work_order_no):
         problems.append(_("work_order_no 须为 1–40 位字母、数字、“-”或“_”。"))
-    village_key = (form.get("attribute[village]") or "").strip()
+    village_key = _field(form, "attribute[village]")
     village = queries.village(village_key) if village_key else None
     if village is None:
         problems.append(_("attribute[village] 缺失或不是在用的村（社区）编号，见 services/%(code)s。", code=code))
     lat, long = _float("lat", -90, 90), _float("long", -180, 180)
-    address = " ".join((form.get("address_string") or "").split())
-    address_id = (form.get("address_id") or "").strip()
+    address = " ".join(_field(form, "address_string").split())
+    address_id = _field(form, "address_id")
     if (lat is None) != (long is None):
         problems.append(_("lat 和 long 须同时提供。"))
     if not address and not address_id and lat is None:
         problems.append(_("请提供位置：lat 和 long、address_string 或 address_id 之一。"))
     if len(address) > 255:
         problems.append(_("address_string 不能超过 255 个字。"))
-    description = (form.get("description") or "").strip()
+    description = _field(form, "description")
     if not description:
         problems.append(_("缺少 description（问题描述）。"))
     elif len(description) > MAX_DESCRIPTION:
         problems.append(_("description 不能超过 4000 个字。"))
-    title = " ".join((form.get("attribute[title]") or "").split()) or " ".join(description.split())[:30]
+    title = " ".join(_field(form, "attribute[title]").split()) or " ".join(description.split())[:30]
     if len(title) > 80:
         problems.append(_("attribute[title] 不能超过 80 个字。"))
-    name = ((form.get("last_name") or "").strip() + (form.get("first_name") or "").strip())
+    name = (_field(form, "last_name") + _field(form, "first_name"))
     if len(name) > 64:
         problems.append(_("姓名（last_name 与 first_name）不能超过 64 个字。"))
-    raw_phone = (form.get("phone") or "").strip()
+    raw_phone = _field(form, "phone")
     phone = normalise_phone(raw_phone) if raw_phone else ""
     if phone is None:
         problems.append(_("phone 须为手机号（11 位）或带区号的固定电话。"))
-    media_url = (form.get("media_url") or "").strip() or None
+    media_url = _field(form, "media_url") or None
     if media_url and url_error(media_url):
         problems.append(_("media_url 须为 http:// 或 https:// 开头的网址（不超过 500 个字符）。"))
     if problems:
