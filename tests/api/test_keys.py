@@ -84,3 +84,13 @@ def test_the_account_the_api_acts_as_cannot_log_in(app, client):
     # Its problems still show who made them: the API, in the timeline and the audit log.
     order = body(post_order(client, made.key, work_order_no="GD2"))
     assert order[0]["service_request_id"]
+
+
+def test_the_key_pages_keep_csrf_while_the_api_needs_none(app, client, login_as):
+    admin = login_as("sysadmin")
+    resp = admin.client.post("/admin/api-keys/new", data={"name": "无令牌", "scopes": "read"})
+    assert resp.status_code == 400
+    assert db.session.scalar(select(db.func.count()).select_from(ApiClient)) == 0
+    made = make_key()
+    assert post_order(client, made.key).status_code == 201  # no CSRF token: the key authenticates
+    assert post_order(admin.client, "", work_order_no="GD9").status_code == 403  # a login cookie is no key
