@@ -13,7 +13,7 @@ BASE = "/open311/v2"
 
 
 def _key():
-    from tests.api.helpers import make_key
+    from tests.api.factories import make_key
 
     return make_key(name="矩阵12345平台")
 
@@ -26,14 +26,14 @@ def _with_key(path: str):
 
 
 def _order(o) -> dict:
-    from tests.api.helpers import order_data
+    from tests.api.factories import order_data
 
     return {**order_data("GD-MATRIX-1"), "api_key": o.api_key.key}
 
 
 def _request_path(fmt: str):
     def path(o):
-        from tests.api.helpers import post_order
+        from tests.api.factories import post_order
 
         resp = post_order(o.api_client_app.test_client(), o.api_key.key, work_order_no="GD-MATRIX-2")
         sid = resp.get_json()[0]["service_request_id"]

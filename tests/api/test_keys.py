@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from tests.api.helpers import body, get, make_key, post_order
+from tests.api.factories import body, get, make_key, post_order
 from tests.conftest import Browser
 from webapp.accounts.models import User
 from webapp.api.keys import SERVICE_USERNAME, hash_key
@@ -81,9 +81,15 @@ def test_the_account_the_api_acts_as_cannot_log_in(app, client):
     for password in ("", service.password_hash, "!open311-api-cannot-log-in"):
         resp = b.login(SERVICE_USERNAME, password)
         assert resp.status_code == 200 and "/login" in b.get("/").headers.get("Location", "/login")
-    # Its problems still show who made them: the API, in the timeline and the audit log.
-    order = body(post_order(client, made.key, work_order_no="GD2"))
-    assert order[0]["service_request_id"]
+    # Its problems show who made them: the API's account, in the timeline and the audit log.
+    from webapp.cases.models import Problem
+
+    sid = body(post_order(client, made.key, work_order_no="GD2"))[0]["service_request_id"]
+    problem = db.session.get(Problem, int(sid))
+    assert problem.registered_by_id == service.id
+    assert {e.user_id for e in problem.events} == {service.id}
+    assert db.session.scalar(select(AuditEvent.username).where(AuditEvent.event == "api.work_order")
+                             .order_by(AuditEvent.id.desc()).limit(1)) == SERVICE_USERNAME
 
 
 def test_the_key_pages_keep_csrf_while_the_api_needs_none(app, client, login_as):

@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from tests.api.helpers import BASE, body, get, make_key, post_order, xml
+from tests.api.factories import BASE, body, get, make_key, post_order, xml
 from tests.cases import factories as f
 from webapp.api.models import WorkOrder
 from webapp.cases.models import Channel, Problem

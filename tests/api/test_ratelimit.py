@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from tests.api.helpers import get, make_key
+from tests.api.factories import get, make_key
 from webapp.api.models import RateWindow
 from webapp.core.extensions import db
 

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from sqlalchemy import select
 
-from tests.api.helpers import body, make_key, post_order
+from tests.api.factories import body, make_key, post_order
 from tests.cases import factories as f
 from tests.queue import run_scheduled
 from webapp.cases import operations as ops

@@ -1,4 +1,4 @@
-"""Keys and work orders for the API tests."""
+"""Keys and work orders for the API tests, made through the real operations."""
 
 import json
 import xml.etree.ElementTree as ET  # noqa: S405 - parsing the app's own answers in tests
