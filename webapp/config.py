@@ -67,6 +67,8 @@ def load_config(instance_path: str) -> dict:
         # Redis when API_RATE_LIMIT_REDIS_URL is set.
         "API_RATE_LIMIT": int(os.environ.get("API_RATE_LIMIT", "120")),
         "API_RATE_WINDOW_SECONDS": int(os.environ.get("API_RATE_WINDOW_SECONDS", "60")),
+        # Calls refused for a missing or wrong key, per client address per window.
+        "API_REFUSED_LIMIT": int(os.environ.get("API_REFUSED_LIMIT", "30")),
         "API_RATE_LIMIT_REDIS_URL": os.environ.get("API_RATE_LIMIT_REDIS_URL") or None,
         # The task queue (core.tasks): sqlite:///… (default <instance>/tasks.sqlite3), redis://…,
         # or "immediate" (run each task at once, in the enqueuing process; the tests' default).

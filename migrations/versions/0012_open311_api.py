@@ -39,11 +39,10 @@ def upgrade():
     sa.UniqueConstraint('name', name=op.f('uq_api_clients_name'))
     )
     op.create_table('api_rate_windows',
-    sa.Column('client_id', sa.Integer(), nullable=False),
+    sa.Column('subject', sa.String(length=80), nullable=False),
     sa.Column('window_no', sa.Integer(), nullable=False),
     sa.Column('calls', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['client_id'], ['api_clients.id'], name=op.f('fk_api_rate_windows_client_id_api_clients')),
-    sa.PrimaryKeyConstraint('client_id', 'window_no', name=op.f('pk_api_rate_windows'))
+    sa.PrimaryKeyConstraint('subject', 'window_no', name=op.f('pk_api_rate_windows'))
     )
     op.create_table('api_work_orders',
     sa.Column('id', sa.Integer(), nullable=False),

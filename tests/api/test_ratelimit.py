@@ -12,7 +12,7 @@ def test_the_database_keeps_one_row_per_key_and_window(app, client):
     for _ in range(3):
         assert get(client, "/services.json", made.key).status_code == 200
     db.session.commit()
-    rows = db.session.scalars(select(RateWindow).where(RateWindow.client_id == made.client.id)).all()
+    rows = db.session.scalars(select(RateWindow).where(RateWindow.subject == f"key:{made.client.id}")).all()
     assert len(rows) == 1 and rows[0].calls == 3
 
 
@@ -60,7 +60,23 @@ def test_with_redis_configured_the_calls_are_counted_there(app, client, monkeypa
     codes = [get(client, "/services.json", made.key).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
     [key] = FakeRedis.store
-    assert key.startswith(f"huiyin:api-rate:{made.client.id}:") and FakeRedis.store[key] == 3
+    assert key.startswith(f"huiyin:api-rate:key:{made.client.id}:") and FakeRedis.store[key] == 3
     assert FakeRedis.expiries[key] == 120
     db.session.commit()
     assert db.session.scalar(select(db.func.count()).select_from(RateWindow)) == 0
+
+
+def test_refused_calls_are_limited_per_address_and_stop_filling_the_audit_log(app, client):
+    from webapp.core.audit import AuditEvent
+
+    app.config["API_REFUSED_LIMIT"] = 2
+
+    def calls():
+        db.session.commit()
+        return db.session.scalar(select(db.func.count()).select_from(AuditEvent).where(AuditEvent.event == "api.call"))
+
+    codes = [get(client, "/services.json", "hy_guess").status_code for _ in range(4)]
+    assert codes == [403, 403, 429, 429]
+    assert calls() == 2
+    # A caller with a valid key from the same address is not held back by them.
+    assert get(client, "/services.json", make_key().key).status_code == 200

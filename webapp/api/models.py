@@ -73,10 +73,11 @@ class WorkOrder(db.Model):
 
 
 class RateWindow(db.Model):
-    """Calls of one key in one fixed window (kept in the database: every process counts here)."""
+    """Calls counted in one fixed window (kept in the database: every process counts here): a
+    key's calls (``key:<id>``), or the refused calls of one client address (``addr:<ip>``)."""
 
     __tablename__ = "api_rate_windows"
 
-    client_id: Mapped[int] = mapped_column(ForeignKey("api_clients.id"), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
     window_no: Mapped[int] = mapped_column(Integer, primary_key=True)  # epoch seconds // window length
     calls: Mapped[int] = mapped_column(Integer, default=0)

@@ -30,7 +30,7 @@ from .keys import authenticate, url_error
 from .models import ApiClient, Scope
 from .openapi import document
 from .operations import WorkOrderInput, find_work_order, receive_work_order
-from .ratelimit import count_call
+from .ratelimit import count_call, count_refusal
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 csrf.exempt(bp)
@@ -79,6 +79,12 @@ def _run(view, scope, key_required, fmt, kwargs):
         if key_required:
             client = authenticate(_key())
             if client is None:
+                refused = count_refusal(request.remote_addr or "unknown")
+                db.session.commit()
+                if not refused.allowed:  # answered, but no longer audited one by one
+                    response = formats.errors(fmt, 429, _("无效调用过多，请稍后再试。"))
+                    response.headers["Retry-After"] = str(refused.retry_after)
+                    return response
                 raise ApiError(403, _("api_key 无效或已停用，无法继续。"))
             if scope is not None and scope not in client.scope_set:
                 raise ApiError(403, _("该 api_key 没有“%(scope)s”权限。", scope=scope.value))
