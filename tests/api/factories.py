@@ -10,6 +10,17 @@ from webapp.core.extensions import db
 BASE = "/open311/v2"
 
 
+def mid_window():
+    """The clock stopped 30 s into a minute: a test's calls all fall into one rate window."""
+    from datetime import datetime
+
+    import time_machine
+
+    from webapp.core import clock
+
+    return time_machine.travel(datetime(2026, 3, 2, 10, 0, 30, tzinfo=clock.LOCAL_TZ), tick=False)
+
+
 def make_key(name="12345平台", scopes=("create", "read"), webhook_url=None):
     made = create_client(name=name, scopes=scopes, webhook_url=webhook_url, actor=None)
     db.session.commit()
