@@ -44,6 +44,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .receipt import models as _receipt_models  # noqa: F401 - the lookup's attempts
     from .stats import reports as _stats_reports  # noqa: F401 - half-month reports table
     from .supervision import models as _supervision_models  # noqa: F401 - 督办单, agendas
+    from .visits import models as _visit_models  # noqa: F401 - visits, registers, rounds
 
     tasks.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
@@ -114,6 +115,7 @@ def _register_blueprints(app: Flask) -> None:
     from .supervision.agenda_routes import bp as agendas_bp
     from .supervision.notice_routes import bp as notices_bp
     from .supervision.routes import bp as supervision_bp
+    from .visits.intake_routes import bp as visits_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(accounts_bp)
@@ -122,6 +124,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(security_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(visits_bp)
     app.register_blueprint(intake_bp)
     app.register_blueprint(triage_bp)
     app.register_blueprint(sheets_bp)

@@ -67,12 +67,13 @@ def _intake_objects() -> None:
     from webapp.cases import uploads
     from webapp.cases.models import AttachmentKind
     from webapp.core import clock
+    from webapp.visits import operations as visit_ops
 
     def other_cadre():  # a cadre of 青山泉镇工作组 of our own (the cases objects make "cadre-qsq")
         return f.user("cadre-qsq2") or f.make_user("cadre-qsq2", "青山泉镇工作组", Role.cadre)
 
     def visit(username, village):
-        v, _ = ops.record_visit(f.user(username), visited_on=clock.today(), village=unit(village),
+        v, _ = visit_ops.record_visit(f.user(username), visited_on=clock.today(), village=unit(village),
                                 household_kind="household", household_name="访问矩阵户", visitors="矩阵",
                                 situation="", demands="", client_token=None)
         db.session.commit()

@@ -18,10 +18,12 @@ from webapp.accounts.passwords import hash_password
 from webapp.accounts.roles import Role
 from webapp.cases import operations as ops
 from webapp.cases import uploads
-from webapp.cases.models import Attachment, Problem, ProblemEvent, Visit
+from webapp.cases.models import Attachment, Problem, ProblemEvent
 from webapp.core import clock
 from webapp.core.audit import AuditEvent, verify_chain
 from webapp.core.extensions import db
+from webapp.visits import operations as visit_ops
+from webapp.visits.models import Visit
 
 DEMO_PASSWORD = "Huiyin@2026"
 VALID_ID = "320305198503120047"  # checksum computed by GB 11643
@@ -268,7 +270,7 @@ def test_future_date_is_refused(app, cadre):
     ("12812345678", None), ("1381234567", None), ("87012345", None), ("0516-123", None), ("abc", None),
 ])
 def test_phone_numbers(app, raw, normal):
-    from webapp.cases.intake_forms import normalise_phone
+    from webapp.visits.intake_forms import normalise_phone
 
     assert normalise_phone(raw) == normal
 
@@ -279,7 +281,7 @@ def test_phone_numbers(app, raw, normal):
     ("3203051985031200477", False), ("32030519850312004A", False),
 ])
 def test_id_numbers(app, raw, ok):
-    from webapp.cases.intake_forms import valid_id_number
+    from webapp.visits.intake_forms import valid_id_number
 
     assert (valid_id_number(raw) is not None) is ok
 
@@ -565,11 +567,11 @@ def test_visits_list_is_scoped(app, cadre, login_as):
 def test_visits_pagination_newest_first(app, cadre):
     from datetime import timedelta
 
-    from webapp.cases.intake_routes import VISITS_PAGE_SIZE
+    from webapp.visits.intake_routes import VISITS_PAGE_SIZE
 
     user = f.user("cadre")
     for i in range(VISITS_PAGE_SIZE + 2):
-        ops.record_visit(user, visited_on=clock.today() - timedelta(days=i), village=f.unit("权台村"),
+        visit_ops.record_visit(user, visited_on=clock.today() - timedelta(days=i), village=f.unit("权台村"),
                          household_kind="household", household_name=f"第{i:02d}户", visitors="王晓东",
                          situation="", demands="", client_token=None)
     db.session.commit()
