@@ -21,7 +21,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, url_f
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import false, func, select, true
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms import SelectChoice
@@ -39,6 +39,7 @@ from ..core.extensions import db
 from ..core.render import is_htmx, render
 from ..org.models import TERRITORIAL, Unit, UnitKind
 from . import operations as ops
+from .access import visit_scope
 from .intake_forms import MAX_BLOCKS, VisitForm, block_form
 from .models import HouseholdKind, Visit
 
@@ -86,17 +87,6 @@ def village_choices(villages: list[Unit]) -> list[SelectChoice]:
 def active_categories() -> list[Category]:
     return list(db.session.scalars(
         select(Category).where(Category.is_active.is_(True)).order_by(Category.sort_order, Category.id)))
-
-
-def visit_scope(user):
-    """Which visits ``user`` may read: own (cadre), the group's (group lead), all (office, leader)."""
-    if user.role in (Role.office, Role.leader):
-        return true()
-    if user.role == Role.cadre:
-        return Visit.created_by_id == user.id
-    if user.role == Role.group_lead:
-        return Visit.work_group_id == user.unit_id
-    return false()
 
 
 def get_visit_or_404(visit_id: int, user) -> Visit:

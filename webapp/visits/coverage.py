@@ -1,0 +1,125 @@
+"""Visit coverage: in a round, an entry is covered when at least one visit to it is dated inside.
+
+Every figure is one grouped statement over the register, outer-joined to the distinct entries
+visited in the round (read from the ``(household_id, visited_on)`` / ``(enterprise_id,
+visited_on)`` indexes): the number of statements does not grow with the register.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import exists, func, select
+
+from ..accounts.models import User
+from ..core import clock
+from ..core.extensions import db
+from ..org.models import Unit
+from .models import Enterprise, Household, Visit, VisitRound
+
+# What a figure can be grouped by, per register: the column of the entry that names the group.
+GROUPS = {
+    "district": (None, None),
+    "town": (Household.town_id, Enterprise.town_id),
+    "village": (Household.village_id, None),
+    "group": (Household.work_group_id, Enterprise.work_group_id),
+    "cadre": (Household.cadre_id, Enterprise.cadre_id),
+}
+
+
+@dataclass
+class Figure:
+    key: int | None
+    name: str
+    total: int = 0
+    covered: int = 0
+
+    @property
+    def uncovered(self) -> int:
+        return self.total - self.covered
+
+    @property
+    def rate(self) -> float | None:
+        return self.covered / self.total if self.total else None
+
+
+def rounds() -> list[VisitRound]:
+    return list(db.session.scalars(select(VisitRound).order_by(VisitRound.starts_on.desc(), VisitRound.id.desc())))
+
+
+def current_round(today: date | None = None) -> VisitRound | None:
+    """The round under way today, else the latest one that has started, else the next one."""
+    today = today or clock.today()
+    under_way = db.session.scalar(select(VisitRound).where(
+        VisitRound.starts_on <= today, VisitRound.ends_on >= today).order_by(VisitRound.starts_on.desc()).limit(1))
+    if under_way is not None:
+        return under_way
+    past = db.session.scalar(select(VisitRound).where(VisitRound.starts_on <= today)
+                             .order_by(VisitRound.ends_on.desc()).limit(1))
+    return past or db.session.scalar(select(VisitRound).order_by(VisitRound.starts_on).limit(1))
+
+
+def days_left(visit_round: VisitRound, today: date | None = None) -> int:
+    """Days left in the round, today included (0 once it has ended)."""
+    today = today or clock.today()
+    if today < visit_round.starts_on:
+        return (visit_round.ends_on - visit_round.starts_on).days + 1
+    return max(0, (visit_round.ends_on - today).days + 1)
+
+
+def _visited(model, visit_round: VisitRound):
+    column = Visit.household_id if model is Household else Visit.enterprise_id
+    return (select(column.label("entry_id")).where(
+        column.is_not(None), Visit.visited_on >= visit_round.starts_on, Visit.visited_on <= visit_round.ends_on)
+        .distinct().subquery())
+
+
+def covered_condition(model, visit_round: VisitRound):
+    """``model`` rows with a visit inside the round (for the lists' 已走访/未走访 filter)."""
+    column = Visit.household_id if model is Household else Visit.enterprise_id
+    return exists().where(column == model.id, Visit.visited_on >= visit_round.starts_on,
+                          Visit.visited_on <= visit_round.ends_on)
+
+
+def figures(model, visit_round: VisitRound, by: str, scope) -> list[Figure]:
+    """Covered / total per group (``by`` a key of ``GROUPS``), open entries in ``scope`` only."""
+    key = GROUPS[by][0 if model is Household else 1]
+    if by != "district" and key is None:
+        return []
+    visited = _visited(model, visit_round)
+    columns = [func.count(model.id), func.count(visited.c.entry_id)]
+    stmt = (select(*(([key] if key is not None else []) + columns)).select_from(model)
+            .outerjoin(visited, visited.c.entry_id == model.id)
+            .where(model.is_closed.is_(False), scope))
+    if key is not None:
+        stmt = stmt.group_by(key)
+    rows = db.session.execute(stmt).all()
+    if key is None:
+        total, covered = rows[0] if rows else (0, 0)
+        return [Figure(None, "", total, covered)] if total else []
+    names = _names(by, [r[0] for r in rows])
+    out = [Figure(k, names.get(k, "?"), total, covered) for k, total, covered in rows]
+    out.sort(key=lambda f: (-(f.rate or 0), f.name))
+    return out
+
+
+def _names(by: str, ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    if by == "cadre":
+        return dict(db.session.execute(select(User.id, User.full_name).where(User.id.in_(ids))).all())
+    return dict(db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(ids))).all())
+
+
+def uncovered(model, visit_round: VisitRound, scope, *, by: str | None = None, key: int | None = None,
+              limit: int = 50, offset: int = 0) -> tuple[int, list]:
+    """The open entries in ``scope`` (and in group ``key`` of ``by``) not visited in the round."""
+    cond = [model.is_closed.is_(False), scope, ~covered_condition(model, visit_round)]
+    if by and by != "district" and key is not None:
+        column = GROUPS[by][0 if model is Household else 1]
+        if column is None:
+            return 0, []
+        cond.append(column == key)
+    total = db.session.scalar(select(func.count()).select_from(model).where(*cond))
+    order = (model.village_id, model.number) if model is Household else (model.town_id, model.name)
+    items = list(db.session.scalars(select(model).where(*cond).order_by(*order, model.id).limit(limit).offset(offset)))
+    return total, items
