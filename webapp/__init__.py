@@ -115,7 +115,9 @@ def _register_blueprints(app: Flask) -> None:
     from .supervision.agenda_routes import bp as agendas_bp
     from .supervision.notice_routes import bp as notices_bp
     from .supervision.routes import bp as supervision_bp
+    from .visits.coverage_routes import bp as coverage_bp
     from .visits.intake_routes import bp as visits_bp
+    from .visits.register_routes import bp as registers_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(accounts_bp)
@@ -125,6 +127,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(visits_bp)
+    app.register_blueprint(coverage_bp)
+    app.register_blueprint(registers_bp)
     app.register_blueprint(intake_bp)
     app.register_blueprint(triage_bp)
     app.register_blueprint(sheets_bp)

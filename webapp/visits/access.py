@@ -6,6 +6,8 @@ leading group everything (the leading group reads only); district departments an
 none. Full phone numbers: the responsible cadre, the group and the office, each reveal audited.
 """
 
+from flask import abort
+from flask_login import current_user
 from sqlalchemy import false, or_, true
 
 from ..accounts.roles import Role
@@ -18,6 +20,14 @@ EDITORS = (Role.group_lead, Role.office)
 
 def is_town_user(user) -> bool:
     return user.role in (Role.handler, Role.unit_leader) and user.unit is not None and user.unit.kind in TERRITORIAL
+
+
+def refuse_departments():
+    """``before_request`` of the registers' and coverage pages: a district department's handlers
+    and leaders pass the role gate (as a town's do) but have no part of the register (403)."""
+    if current_user.is_authenticated and current_user.role in (Role.handler, Role.unit_leader) \
+            and not is_town_user(current_user):
+        abort(403)
 
 
 def register_scope(user, model):
