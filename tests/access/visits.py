@@ -59,3 +59,25 @@ RULES = [
     Rule("coverage.record", lambda o: f"/visits/enterprises/{o.other_enterprise.id}/visit", set(),
          not_found={"cadre"}, note="another group's enterprise"),
 ]
+
+
+def _visit_id(o):
+    return o.intake_visit.id
+
+
+RULES += [
+    Rule("ledger.index", "/visits/ledger", READ),
+    Rule("ledger.index", "/visits/ledger?mode=home&from=2026-01-01", READ, headers={"HX-Request": "true"},
+         note="htmx filter"),
+    Rule("ledger.export", "/visits/ledger/export.xlsx", READ),
+    Rule("ledger.record_pdf", lambda o: f"/visits/{_visit_id(o)}/record.pdf", {"office", "leader", "cadre", "grouplead",
+                                                                               "town", "townlead"},
+         note="own group's visit in the town"),
+    Rule("ledger.record_pdf", lambda o: f"/visits/{o.other_group_visit.id}/record.pdf", {"office", "leader"},
+         not_found={"cadre", "grouplead", "town", "townlead"}, note="another group's visit in another town"),
+    Rule("ledger.village_pdf", lambda o: f"/visits/ledger/village.pdf?village={o.intake_visit.village_id}", READ),
+    Rule("ledger.unlinked", "/visits/unlinked", {"office"}),
+    Rule("ledger.match", "/visits/unlinked/match", {"office"}, method="POST"),
+    Rule("ledger.link", lambda o: f"/visits/{_visit_id(o)}/link", {"office"}, method="POST",
+         note="no entry chosen: message"),
+]

@@ -70,11 +70,14 @@ def sees_full_phone(user, entry) -> bool:
 
 
 def visit_scope(user):
-    """Which visits ``user`` may read: own (cadre), the group's (group lead), all (office, leader)."""
+    """Which visits ``user`` may read: own (cadre), the group's (group lead), the town's (its
+    handlers and leaders), all (office, leader)."""
     if user.role in (Role.office, Role.leader):
         return true()
     if user.role == Role.cadre:
         return Visit.created_by_id == user.id
     if user.role == Role.group_lead:
         return Visit.work_group_id == user.unit_id
+    if is_town_user(user):
+        return Visit.town_id == user.unit_id
     return false()

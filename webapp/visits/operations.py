@@ -76,6 +76,10 @@ def link_visit(visit: Visit, user, *, household: Household | None = None,
     """Tie a visit recorded by name to its register entry (the office fixes what could not be matched)."""
     if (household is None) == (enterprise is None):
         raise Invalid(_l("请选择一户或一家企业。"))
+    if household is not None and household.village_id != visit.village_id:
+        raise Invalid(_l("只能关联走访所在村（社区）的户。"))
+    if enterprise is not None and enterprise.town_id != visit.town_id:
+        raise Invalid(_l("只能关联走访所在镇（街道）的企业。"))
     visit.household, visit.enterprise = household, enterprise
     db.session.flush()
     audit.record("visit.linked", obj=visit, user=user, detail={
