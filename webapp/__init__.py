@@ -116,6 +116,7 @@ def _register_blueprints(app: Flask) -> None:
     from .supervision.notice_routes import bp as notices_bp
     from .supervision.routes import bp as supervision_bp
     from .visits.coverage_routes import bp as coverage_bp
+    from .visits.import_routes import bp as imports_bp
     from .visits.intake_routes import bp as visits_bp
     from .visits.ledger_routes import bp as ledger_bp
     from .visits.register_routes import bp as registers_bp
@@ -131,6 +132,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(coverage_bp)
     app.register_blueprint(registers_bp)
     app.register_blueprint(ledger_bp)
+    app.register_blueprint(imports_bp)
     app.register_blueprint(intake_bp)
     app.register_blueprint(triage_bp)
     app.register_blueprint(sheets_bp)

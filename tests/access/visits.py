@@ -81,3 +81,11 @@ RULES += [
     Rule("ledger.link", lambda o: f"/visits/{_visit_id(o)}/link", {"office"}, method="POST",
          note="no entry chosen: message"),
 ]
+
+RULES += [
+    Rule("imports.households", "/visits/import/households", {"office"}),
+    Rule("imports.households", "/visits/import/households", {"office"}, method="POST", note="no file: message"),
+    Rule("imports.enterprises", "/visits/import/enterprises", {"office"}),
+    Rule("imports.enterprises", "/visits/import/enterprises", {"office"}, method="POST", note="no file: message"),
+    Rule("imports.template", "/visits/import/households/template.xlsx", {"office"}),
+]
