@@ -1,7 +1,7 @@
 """Import of the districts' Excel 台账 (households, enterprises) as a background job.
 
-The file is read as a stream (openpyxl read-only, cells as their values — a formula's cached
-value, never the formula), the row limit checked while reading. Every row is validated (required
+The file is read row by row (python-calamine, or openpyxl read-only without it; cells as their
+values — a formula's cached value, never the formula), the row limit checked while reading. Every row is validated (required
 fields, unknown town, village or cadre, duplicates in the file, bad credit code, phone or number);
 with any error nothing is written unless the user chose "import the valid rows only", and the
 errors come back as a workbook: row number and reason beside each row. Rows are upserted by their
@@ -10,6 +10,7 @@ one); a row equal to what the register holds is counted "unchanged", so the same
 writes nothing the second time. All writes go in one transaction at the end, in batches.
 """
 
+import functools
 import hashlib
 import io
 import json
@@ -41,6 +42,11 @@ from .models import (
     SizeBand,
     household_marks,
 )
+
+try:  # the fast reader when installed (a runtime dependency); openpyxl read-only otherwise
+    import python_calamine as calamine
+except ImportError:  # pragma: no cover
+    calamine = None
 
 KINDS = {"households": _l("导入户籍台账"), "enterprises": _l("导入企业台账")}
 for _code, _label in KINDS.items():
@@ -97,36 +103,62 @@ class ImportRefused(Exception):
 
 def read_rows(path: Path, kind: str, max_rows: int) -> Iterator[tuple[int, dict]]:
     """``(row number, {column: value})`` of the first sheet, blank rows skipped; the header
-    checked first and the row limit while reading."""
+    checked first and the row limit while reading (before, too, where the file declares its size)."""
     with open(path, "rb") as fh:
         problem = check_header_bytes(fh.read(8))
     if problem:
         raise ImportRefused(problem)
+    rows = _calamine_rows(path, max_rows) if calamine is not None else _openpyxl_rows(path)
+    try:
+        header = [("" if h is None else str(h).strip()) for h in next(rows)]
+    except StopIteration:
+        raise ImportRefused(_("工作表是空的。")) from None
+    missing = [c for c in REQUIRED[kind] if c not in header]
+    if missing:
+        raise ImportRefused(_("缺少列：%(columns)s（请使用导入模板）。", columns="、".join(missing)))
+    index = {name: header.index(name) for name in columns(kind) if name in header}
+    count = 0
+    for number, row in enumerate(rows, start=2):
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in row):
+            continue
+        count += 1
+        if count > max_rows:
+            raise ImportRefused(_too_many(max_rows))
+        yield number, {name: (row[i] if i < len(row) else None) for name, i in index.items()}
+
+
+def _too_many(max_rows: int) -> str:
+    return _("行数超过上限 %(n)s 行：请拆分成几个文件分别导入。", n=max_rows)
+
+
+DAMAGED = _l("文件已损坏，无法读取：请在 Excel 中打开检查后另存为 .xlsx 再导入。")
+
+
+def _calamine_rows(path: Path, max_rows: int) -> Iterator[list]:
+    """Rows by python-calamine (Rust): cached values of formulas, never their text."""
+    try:
+        sheet = calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+    except Exception as exc:  # noqa: BLE001 - calamine raises its own and zip errors
+        raise ImportRefused(str(DAMAGED)) from exc
+    if sheet.total_height > max_rows + 1_000:  # declared size: refused before reading the rows
+        raise ImportRefused(_too_many(max_rows))
+    try:
+        for row in sheet.iter_rows():
+            yield [None if v == "" else v for v in row]
+    except Exception as exc:  # noqa: BLE001
+        raise ImportRefused(str(DAMAGED)) from exc
+
+
+def _openpyxl_rows(path: Path) -> Iterator[tuple]:
+    """Rows by openpyxl read-only (cells as their cached values)."""
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise ImportRefused(_("文件已损坏，无法读取：请在 Excel 中打开检查后另存为 .xlsx 再导入。")) from exc
+        raise ImportRefused(str(DAMAGED)) from exc
     try:
-        ws = wb.worksheets[0]
-        rows = ws.iter_rows(values_only=True)
-        try:
-            header = [("" if h is None else str(h).strip()) for h in next(rows)]
-        except StopIteration:
-            raise ImportRefused(_("工作表是空的。")) from None
-        missing = [c for c in REQUIRED[kind] if c not in header]
-        if missing:
-            raise ImportRefused(_("缺少列：%(columns)s（请使用导入模板）。", columns="、".join(missing)))
-        index = {name: header.index(name) for name in columns(kind) if name in header}
-        count = 0
-        for number, row in enumerate(rows, start=2):
-            if row is None or all(v is None or (isinstance(v, str) and not v.strip()) for v in row):
-                continue
-            count += 1
-            if count > max_rows:
-                raise ImportRefused(_("行数超过上限 %(n)s 行：请拆分成几个文件分别导入。", n=max_rows))
-            yield number, {name: (row[i] if i < len(row) else None) for name, i in index.items()}
+        yield from (row or () for row in wb.worksheets[0].iter_rows(values_only=True))
     except (zipfile.BadZipFile, KeyError) as exc:
-        raise ImportRefused(_("文件已损坏，无法读取：请在 Excel 中打开检查后另存为 .xlsx 再导入。")) from exc
+        raise ImportRefused(str(DAMAGED)) from exc
     finally:
         wb.close()
 
@@ -203,7 +235,7 @@ def _household(row: dict, lk: _Lookups) -> tuple[dict | None, list[str]]:
     if errs:
         return None, errs
     return {"village_id": village, "town_id": town, "number": number, "head_name": head[:64],
-            "initials": pinyin_initials(head[:64])[:64], "address": _text(row.get("住址"), 255), "members": members,
+            "initials": _initials(head[:64])[:64], "address": _text(row.get("住址"), 255), "members": members,
             "phone": phone, "cadre_id": cadre[0], "work_group_id": cadre[1],
             "marks": sorted({lk.marks[m.strip()] for m in marks})}, []
 
@@ -236,10 +268,16 @@ def _enterprise(row: dict, lk: _Lookups) -> tuple[dict | None, list[str]]:
         errs.append(_("包企干部账号不存在或不是走访队员"))
     if errs:
         return None, errs
-    return {"name": name[:128], "initials": pinyin_initials(name[:128])[:128], "credit_code": code,
+    return {"name": name[:128], "initials": _initials(name[:128])[:128], "credit_code": code,
             "is_individual": individual, "town_id": town, "address": _text(row.get("地址"), 255),
             "contact_name": _text(row.get("联系人"), 64), "phone": phone, "size_band": size,
             "industry": _text(row.get("行业"), 64), "cadre_id": cadre[0], "work_group_id": cadre[1]}, []
+
+
+@functools.lru_cache(maxsize=65536)
+def _initials(name: str) -> str:
+    # Names repeat across a district's 台账: each is turned into pinyin once.
+    return pinyin_initials(name)
 
 
 def _hash(values: dict) -> str:
