@@ -232,3 +232,18 @@ def test_home_panel_absent_without_a_round(app, login_as):
         db.session.commit()
         assert db.session.scalar(select(func.count()).select_from(VisitRound)) == 0
     assert "未走访" not in login_as("cadre").get("/").get_data(as_text=True)
+
+
+def test_dashboard_shows_coverage_by_town_with_the_uncovered_list_a_click_away(app, login_as):
+    with app.app_context():
+        r = _round_now()
+        a = vf.household("DB-1", head="看板甲")
+        vf.household("DB-2", head="看板乙")
+        vf.visit(a, clock.today())
+        db.session.commit()
+        rid, town = r.id, f.unit("潘安湖街道").id
+    page = login_as("leader").get("/stats").get_data(as_text=True)
+    assert "走访覆盖" in page and "50.0%" in page
+    assert f"/visits/coverage/uncovered?round={rid}&amp;kind=households&amp;by=town&amp;key={town}" in page
+    assert "看板乙" in login_as("townlead").get(f"/visits/coverage/uncovered?round={rid}").get_data(as_text=True)
+    assert "走访覆盖 ·" not in login_as("dept").get("/stats").get_data(as_text=True)

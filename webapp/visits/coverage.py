@@ -11,6 +11,7 @@ from datetime import date
 from sqlalchemy import and_, distinct, exists, func, select
 
 from ..accounts.models import User
+from ..accounts.roles import Role
 from ..core import clock
 from ..core.extensions import db
 from ..org.models import Unit
@@ -119,3 +120,18 @@ def uncovered(model, visit_round: VisitRound, scope, *, by: str | None = None, k
     order = (model.village_id, model.number) if model is Household else (model.town_id, model.name)
     items = list(db.session.scalars(select(model).where(*cond).order_by(*order, model.id).limit(limit).offset(offset)))
     return total, items
+
+
+def dashboard_panel(user, register_scope) -> dict | None:
+    """The dashboard's coverage of the current round: households and enterprises by town for the
+    office and the leading group, by village for a town's people; ``register_scope(user, model)``."""
+    visit_round = current_round()
+    if visit_round is None:
+        return None
+    by = "town" if user.role in (Role.office, Role.leader) else "village"
+    out = {"round": visit_round, "by": by, "days_left": days_left(visit_round)}
+    for slug, model in (("households", Household), ("enterprises", Enterprise)):
+        scope = register_scope(user, model)
+        out[slug] = {"total": figures(model, visit_round, "district", scope),
+                     "rows": figures(model, visit_round, by if model is Household else "town", scope)}
+    return out
