@@ -579,3 +579,33 @@ def test_visits_pagination_newest_first(app, cadre):
     assert first.index("第00户") < first.index("第01户") and "第21户" not in first and "第 1 / 2 页" in first
     second = cadre.get("/cases/visits?page=2").get_data(as_text=True)
     assert "第21户" in second and "第00户" not in second
+
+
+def test_visit_from_my_households_is_tied_to_the_household(cadre):
+    from tests.visits import factories as vf
+
+    h = vf.household("T-1", head="包联户主")
+    db.session.commit()
+    page = cadre.get(f"/cases/visits/new?household={h.id}").get_data(as_text=True)
+    assert 'value="包联户主"' in page and f'name="household" type="hidden" value="{h.id}"' in page
+    token = re.search(r'name="token" type="hidden" value="([0-9a-f]+)"', page).group(1)
+    # Another village than the household's is refused with a message, nothing saved.
+    resp = post(cadre, "/cases/visits/new", data={"token": token, **visit_fields(village="马庄村"),
+                                                   "household": h.id, "action": "visit_only"})
+    assert resp.status_code == 200 and "所选的户不在这个村" in resp.get_data(as_text=True)
+    assert count(Visit) == 0
+    resp = post(cadre, "/cases/visits/new", data={"token": token, **visit_fields(household_name="包联户主"),
+                                                   "household": h.id, "action": "visit_only"})
+    assert resp.status_code == 302
+    (v,) = db.session.scalars(select(Visit)).all()
+    assert v.household_id == h.id and v.unregistered_reason == ""
+
+
+def test_village_visit_with_a_reason_stays_off_the_unlinked_list(cadre, login_as):
+    form = new_form(cadre)
+    resp = post(cadre, "/cases/visits/new", data={**form, **visit_fields(household_name="村民座谈会"),
+                                                   "unregistered_reason": "集中座谈", "action": "visit_only"})
+    assert resp.status_code == 302
+    (v,) = db.session.scalars(select(Visit)).all()
+    assert v.household_id is None and v.unregistered_reason == "集中座谈"
+    assert "村民座谈会" not in login_as("office").get("/visits/unlinked").get_data(as_text=True)

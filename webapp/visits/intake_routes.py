@@ -39,9 +39,9 @@ from ..core.extensions import db
 from ..core.render import is_htmx, render
 from ..org.models import TERRITORIAL, Unit, UnitKind
 from . import operations as ops
-from .access import visit_scope
+from .access import household_scope, visit_scope
 from .intake_forms import MAX_BLOCKS, VisitForm, block_form
-from .models import HouseholdKind, Visit
+from .models import Household, HouseholdKind, Visit
 
 bp = Blueprint("visits", __name__)
 
@@ -200,7 +200,18 @@ class _Intake:
         f = self.form
         if f.village.data is not None and f.village.data not in self.village_ids:
             f.village.errors.append(_("只能选择本工作组负责的村（社区）。"))
+        entry = self.household()
+        if f.household.data and (entry is None or entry.village_id != f.village.data):
+            f.village.errors.append(_("所选的户不在这个村（社区）；请从“我的包户”重新进入，或改选村（社区）。"))
         return not f.village.errors
+
+    def household(self) -> Household | None:
+        """The register's household this visit is to (in the cadre's scope and still open)."""
+        hid = self.form.household.data
+        if not hid:
+            return None
+        return db.session.scalar(select(Household).where(
+            Household.id == hid, Household.is_closed.is_(False), household_scope(current_user)))
 
     def check_blocks(self) -> list[tuple]:
         """Per block: (problem input, checked files); adds field messages where they fail."""
@@ -271,7 +282,8 @@ def _save(it: _Intake, blocks: list[tuple]):
             current_user, visited_on=form.visited_on.data, village=it.visit_village(),
             household_kind=HouseholdKind(form.household_kind.data), household_name=form.household_name.data,
             visitors=form.visitors.data, situation=form.situation.data or "", demands=form.demands.data or "",
-            client_token=token,
+            client_token=token, household=it.household(),
+            unregistered_reason="" if form.household.data else (form.unregistered_reason.data or ""),
         )
         for pos, (pf, checked) in enumerate(blocks):
             problem, created = case_ops.register_problem(current_user, it.problem_input(pf), visit=visit,
@@ -326,6 +338,12 @@ def new_visit():
         village = request.args.get("village", type=int)
         if village in it.village_ids:
             form.village.data = village
+        form.household.data = request.args.get("household", type=int)
+        entry = it.household()
+        if entry is not None and entry.village_id in it.village_ids:
+            form.village.data, form.household_name.data = entry.village_id, entry.head_name
+        else:
+            form.household.data = None
         form.add_block()
         return it.page()
 
