@@ -1,14 +1,15 @@
 """Visit coverage: in a round, an entry is covered when at least one visit to it is dated inside.
 
-Every figure is one grouped statement over the register in the user's scope, outer-joined to
-the visits in the round (read through the ``(household_id, visited_on)`` / ``(enterprise_id,
-visited_on)`` indexes): the number of statements does not grow with the register.
+Every figure is one grouped statement over the register in the user's scope; each entry's
+"visited in the round" is an EXISTS on the ``(household_id, visited_on)`` / ``(enterprise_id,
+visited_on)`` index: the number of statements does not grow with the register. A page's total is
+the sum of its rows (every grouping partitions the scope), not a statement of its own.
 """
 
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, distinct, exists, func, select
+from sqlalchemy import case, exists, func, select
 
 from ..accounts.models import User
 from ..accounts.roles import Role
@@ -79,24 +80,28 @@ def figures(model, visit_round: VisitRound, by: str, scope) -> list[Figure]:
     key = GROUPS[by][0 if model is Household else 1]
     if by != "district" and key is None:
         return []
-    link = Visit.household_id if model is Household else Visit.enterprise_id
-    columns = [func.count(distinct(model.id)), func.count(distinct(link))]
-    # Each entry probes its own visits in the round through the (entry, visited_on) index: the
-    # work follows the size of the scope, not the number of visits.
-    stmt = (select(*(([key] if key is not None else []) + columns)).select_from(model)
-            .outerjoin(Visit, and_(link == model.id, Visit.visited_on >= visit_round.starts_on,
-                                   Visit.visited_on <= visit_round.ends_on))
+    # Each entry asks its own visits of the round, through the (entry, visited_on) index: no
+    # DISTINCT over the visits, and the work follows the size of the scope.
+    covered = func.coalesce(func.sum(case((covered_condition(model, visit_round), 1), else_=0)), 0)
+    stmt = (select(*(([key] if key is not None else []) + [func.count(model.id), covered])).select_from(model)
             .where(model.is_closed.is_(False), scope))
     if key is not None:
         stmt = stmt.group_by(key)
     rows = db.session.execute(stmt).all()
     if key is None:
-        total, covered = rows[0] if rows else (0, 0)
-        return [Figure(None, "", total, covered)] if total else []
+        n, n_covered = rows[0] if rows else (0, 0)
+        return [Figure(None, "", n, n_covered)] if n else []
     names = _names(by, [r[0] for r in rows])
-    out = [Figure(k, names.get(k, "?"), total, covered) for k, total, covered in rows]
+    out = [Figure(k, names.get(k, "?"), n, n_covered) for k, n, n_covered in rows]
     out.sort(key=lambda f: (-(f.rate or 0), f.name))
     return out
+
+
+def total(rows: list[Figure]) -> list[Figure]:
+    """The whole scope's figure from the rows of one grouping (each entry is in exactly one row)."""
+    if not rows:
+        return []
+    return [Figure(None, "", sum(f.total for f in rows), sum(f.covered for f in rows))]
 
 
 def _names(by: str, ids: list[int]) -> dict[int, str]:
@@ -132,6 +137,6 @@ def dashboard_panel(user, register_scope) -> dict | None:
     out = {"round": visit_round, "by": by, "days_left": days_left(visit_round)}
     for slug, model in (("households", Household), ("enterprises", Enterprise)):
         scope = register_scope(user, model)
-        out[slug] = {"total": figures(model, visit_round, "district", scope),
-                     "rows": figures(model, visit_round, by if model is Household else "town", scope)}
+        rows = figures(model, visit_round, by if model is Household else "town", scope)
+        out[slug] = {"total": total(rows), "rows": rows}
     return out

@@ -117,8 +117,11 @@ def index():
     if visit_round is not None:
         for slug, model in (("households", Household), ("enterprises", Enterprise)):
             scope = access.register_scope(current_user, model)
-            tables[slug] = {"district": coverage.figures(model, visit_round, "district", scope),
-                            "rows": coverage.figures(model, visit_round, by, scope)}
+            rows = coverage.figures(model, visit_round, by, scope)
+            if not rows and by == "village" and model is Enterprise:  # enterprises belong to towns
+                rows = coverage.figures(model, visit_round, "town", scope)
+            tables[slug] = {"district": coverage.total(rows) if by != "district"
+                            else coverage.figures(model, visit_round, "district", scope), "rows": rows}
     return render("visits/coverage.html", block="figures", visit_round=visit_round, rounds=coverage.rounds(),
                   by=by, by_labels=BY_LABELS, tables=tables,
                   days_left=coverage.days_left(visit_round) if visit_round else None)
