@@ -361,14 +361,15 @@ def write(kind: str, valid: list[dict], out: Outcome) -> None:
             changed.append({**v, "b_id": hit[0]})
     now = clock.now()
     marks_rows = []
+    extra = {"created_at": now, "version": 1, "is_closed": False, "closed_reason": ""}
     for i in range(0, len(new), BATCH):
-        chunk = new[i:i + BATCH]
-        rows = [{k: val for k, val in v.items() if k not in ("_key", "marks")} | {"created_at": now, "version": 1,
-                                                                                   "is_closed": False, "closed_reason": ""}
-                for v in chunk]
-        ids = db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
-        if kind == "households":
-            marks_rows += [{"household_id": hid, "mark_id": m} for hid, v in zip(ids, chunk, strict=True) for m in v["marks"]]
+        db.session.execute(insert(table), [{k: val for k, val in v.items() if k not in ("_key", "marks")} | extra
+                                           for v in new[i:i + BATCH]])
+    if kind == "households":
+        # The new rows' ids, for their marks only (a plain executemany is the fast path of an insert).
+        marked = [v for v in new if v["marks"]]
+        ids = _existing(kind, marked)
+        marks_rows += [{"household_id": ids[v["_key"]][0], "mark_id": m} for v in marked for m in v["marks"]]
     out.created = len(new)
     fields = [c for c in (valid[0].keys() if valid else []) if c not in ("_key", "marks")]
     stmt = update(table).where(table.c.id == bindparam("b_id")).values(
