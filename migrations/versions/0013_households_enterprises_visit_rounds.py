@@ -71,7 +71,7 @@ def upgrade():
         batch_op.create_index('ix_enterprises_cadre_open', ['cadre_id', 'is_closed'], unique=False)
         batch_op.create_index('ix_enterprises_group_open', ['work_group_id', 'is_closed'], unique=False)
         batch_op.create_index(batch_op.f('ix_enterprises_initials'), ['initials'], unique=False)
-        batch_op.create_index(batch_op.f('ix_enterprises_town_id'), ['town_id'], unique=False)
+        batch_op.create_index('ix_enterprises_town_open', ['town_id', 'is_closed'], unique=False)
 
     op.create_table('households',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -104,7 +104,7 @@ def upgrade():
         batch_op.create_index('ix_households_cadre_open', ['cadre_id', 'is_closed'], unique=False)
         batch_op.create_index('ix_households_group_open', ['work_group_id', 'is_closed'], unique=False)
         batch_op.create_index(batch_op.f('ix_households_initials'), ['initials'], unique=False)
-        batch_op.create_index('ix_households_town_village', ['town_id', 'village_id'], unique=False)
+        batch_op.create_index('ix_households_town_village', ['town_id', 'village_id', 'is_closed'], unique=False)
 
     op.create_table('household_marks',
     sa.Column('household_id', sa.Integer(), nullable=False),
@@ -164,7 +164,7 @@ def downgrade():
 
     op.drop_table('households')
     with op.batch_alter_table('enterprises', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_enterprises_town_id'))
+        batch_op.drop_index('ix_enterprises_town_open')
         batch_op.drop_index(batch_op.f('ix_enterprises_initials'))
         batch_op.drop_index('ix_enterprises_group_open')
         batch_op.drop_index('ix_enterprises_cadre_open')
