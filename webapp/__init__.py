@@ -46,6 +46,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .receipt import models as _receipt_models  # noqa: F401 - the lookup's attempts
     from .stats import reports as _stats_reports  # noqa: F401 - half-month reports table
     from .supervision import models as _supervision_models  # noqa: F401 - 督办单, agendas
+    from .visits import models as _visit_models  # noqa: F401 - visits, registers, rounds
 
     tasks.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
@@ -118,6 +119,11 @@ def _register_blueprints(app: Flask) -> None:
     from .supervision.agenda_routes import bp as agendas_bp
     from .supervision.notice_routes import bp as notices_bp
     from .supervision.routes import bp as supervision_bp
+    from .visits.coverage_routes import bp as coverage_bp
+    from .visits.import_routes import bp as imports_bp
+    from .visits.intake_routes import bp as visits_bp
+    from .visits.ledger_routes import bp as ledger_bp
+    from .visits.register_routes import bp as registers_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(accounts_bp)
@@ -126,6 +132,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(security_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(visits_bp)
+    app.register_blueprint(coverage_bp)
+    app.register_blueprint(registers_bp)
+    app.register_blueprint(ledger_bp)
+    app.register_blueprint(imports_bp)
     app.register_blueprint(intake_bp)
     app.register_blueprint(triage_bp)
     app.register_blueprint(sheets_bp)

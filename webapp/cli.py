@@ -38,6 +38,7 @@ def register_cli(app: Flask) -> None:
             click.echo("demo data loaded")
             if campaign:
                 _load_campaign()
+            _load_registers()
         else:
             click.echo("database up to date; existing data kept")
 
@@ -100,6 +101,26 @@ def register_cli(app: Flask) -> None:
         db.session.commit()
         click.echo(f"supervision sweep: {swept.reminded} 催办, {swept.noticed} 通报; "
                    f"integrity scan: {sum(flags.values())} flags")
+
+    def _load_registers() -> None:
+        from .demo.registers import load_registers
+
+        counts = load_registers()
+        db.session.commit()
+        click.echo(f"registers loaded: {counts['households']} households, {counts['enterprises']} enterprises, "
+                   f"{counts['visits']} visits in two rounds, {counts['linked']} earlier visits tied to them")
+
+    @demo_group.command("registers")
+    def demo_registers():
+        """Add the demo households, enterprises, visiting rounds and visits (coverage differs by town)."""
+        from .demo.org import database_is_empty
+        from .demo.registers import has_registers
+
+        if database_is_empty():
+            raise click.ClickException("no units yet; run `flask demo load` first")
+        if has_registers():
+            raise click.ClickException("the registers already hold households; demo registers not loaded")
+        _load_registers()
 
     @demo_group.command("campaign")
     def demo_campaign():

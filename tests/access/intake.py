@@ -32,20 +32,20 @@ def _similar_path(o) -> str:
 
 
 RULES = [
-    Rule("intake.new_visit", "/cases/visits/new", CADRE),
-    Rule("intake.new_visit", "/cases/visits/new", CADRE, method="POST", note="visit without problems",
+    Rule("visits.new_visit", "/cases/visits/new", CADRE),
+    Rule("visits.new_visit", "/cases/visits/new", CADRE, method="POST", note="visit without problems",
          data=lambda o: _visit_fields(o, action="visit_only")),
-    Rule("intake.block", "/cases/visits/new/block?i=1", CADRE, headers={"HX-Request": "true"}),
-    Rule("intake.similar", _similar_path, CADRE, headers={"HX-Request": "true"}),
-    Rule("intake.attach", lambda o: f"/cases/visits/new/attach/{o.town_problem.id}", CADRE, method="POST",
+    Rule("visits.block", "/cases/visits/new/block?i=1", CADRE, headers={"HX-Request": "true"}),
+    Rule("visits.similar", _similar_path, CADRE, headers={"HX-Request": "true"}),
+    Rule("visits.attach", lambda o: f"/cases/visits/new/attach/{o.town_problem.id}", CADRE, method="POST",
          data=_attach, note="open problem of the group's town"),
-    Rule("intake.attach", lambda o: f"/cases/visits/new/attach/{o.other_town_open_problem.id}", set(),
+    Rule("visits.attach", lambda o: f"/cases/visits/new/attach/{o.other_town_open_problem.id}", set(),
          method="POST", data=_attach, not_found=CADRE, note="another town's problem"),
-    Rule("intake.receipt", lambda o: f"/cases/visits/{o.intake_visit.id}/receipt", CADRE),
-    Rule("intake.visits", "/cases/visits", VISIT_READERS),
-    Rule("intake.visits", "/cases/visits?page=2", VISIT_READERS, headers={"HX-Request": "true"}, note="htmx page"),
-    Rule("intake.visit", lambda o: f"/cases/visits/{o.intake_visit.id}", VISIT_READERS, note="own group"),
-    Rule("intake.visit", lambda o: f"/cases/visits/{o.other_group_visit.id}", {"office", "leader"},
+    Rule("visits.receipt", lambda o: f"/cases/visits/{o.intake_visit.id}/receipt", CADRE),
+    Rule("visits.index", "/cases/visits", VISIT_READERS),
+    Rule("visits.index", "/cases/visits?page=2", VISIT_READERS, headers={"HX-Request": "true"}, note="htmx page"),
+    Rule("visits.visit", lambda o: f"/cases/visits/{o.intake_visit.id}", VISIT_READERS, note="own group"),
+    Rule("visits.visit", lambda o: f"/cases/visits/{o.other_group_visit.id}", {"office", "leader"},
          not_found={"cadre", "grouplead"}, note="other group"),
     # Reveal: the registering cadre, the handling unit, the office; everyone else outside the
     # problem's scope gets 404, group lead and leader 403 (they see it, but never in full).

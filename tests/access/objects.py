@@ -67,12 +67,13 @@ def _intake_objects() -> None:
     from webapp.cases import uploads
     from webapp.cases.models import AttachmentKind
     from webapp.core import clock
+    from webapp.visits import operations as visit_ops
 
     def other_cadre():  # a cadre of 青山泉镇工作组 of our own (the cases objects make "cadre-qsq")
         return f.user("cadre-qsq2") or f.make_user("cadre-qsq2", "青山泉镇工作组", Role.cadre)
 
     def visit(username, village):
-        v, _ = ops.record_visit(f.user(username), visited_on=clock.today(), village=unit(village),
+        v, _ = visit_ops.record_visit(f.user(username), visited_on=clock.today(), village=unit(village),
                                 household_kind="household", household_name="访问矩阵户", visitors="矩阵",
                                 situation="", demands="", client_token=None)
         db.session.commit()
@@ -141,6 +142,39 @@ def _triage_objects() -> None:
 
 
 _triage_objects()
+
+
+def _visits_objects() -> None:
+    """Registers: a household and an enterprise of 潘安湖街道工作组's cadre, the same of another
+    group (青山泉镇), and a visiting round under way."""
+    from datetime import timedelta
+
+    def make(kind):
+        from tests.cases import factories as f
+        from tests.visits import factories as vf
+        from webapp.accounts.roles import Role
+        from webapp.core import clock
+
+        other = f.user("cadre-qsq") or f.make_user("cadre-qsq", "青山泉镇工作组", Role.cadre)
+        if kind == "own_household":
+            entry = vf.household("M-001", head="矩阵户主", phone="13800001111")
+        elif kind == "other_household":
+            entry = vf.household("M-002", head="他组户主", village="房上村", cadre=other.username, phone="13800002222")
+        elif kind == "own_enterprise":
+            entry = vf.enterprise("矩阵企业", serial=901)
+        elif kind == "other_enterprise":
+            entry = vf.enterprise("他组企业", town="青山泉镇", cadre=other.username, serial=902)
+        else:
+            today = clock.today()
+            entry = vf.visit_round(name="矩阵轮次", starts_on=today - timedelta(days=10), ends_on=today + timedelta(days=10))
+        db.session.commit()
+        return entry
+
+    for kind in ("own_household", "other_household", "own_enterprise", "other_enterprise", "visit_round"):
+        LAZY[kind] = lambda kind=kind: make(kind)
+
+
+_visits_objects()
 
 
 def build() -> SimpleNamespace:

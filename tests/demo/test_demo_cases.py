@@ -22,7 +22,6 @@ from webapp.cases.models import (
     PartStatus,
     Problem,
     ProblemEvent,
-    Visit,
 )
 from webapp.cases.queries import counters
 from webapp.cases.workflow import HANDLING, Status
@@ -41,6 +40,7 @@ from webapp.handling.models import (
     TaskBook,
     TaskStep,
 )
+from webapp.visits.models import Visit
 
 REACHED = set(Status)  # every status of the lifecycle (handling and closure: tests/demo/test_demo_handling.py)
 ADMINS = {"sysadmin", "secadmin", "auditor"}

@@ -1,4 +1,8 @@
-"""Visits, problems and their assignments, coordinated lists, attachments and the timeline."""
+"""Problems and their assignments, coordinated lists, attachments and the timeline.
+
+A problem may come from a visit (``visit_id``); the visit itself belongs to ``visits``, an area
+above this one, so the relationship names its class by string and nothing here imports it.
+"""
 
 import enum
 from datetime import date, datetime
@@ -38,39 +42,6 @@ class Category(db.Model):
     name: Mapped[str] = mapped_column(String(32), unique=True)
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-
-
-class HouseholdKind(enum.StrEnum):
-    household = "household"
-    enterprise = "enterprise"
-
-
-class Visit(db.Model):
-    """A cadre's visit to a household or enterprise (走访记录 / 民情日记)."""
-
-    __tablename__ = "visits"
-    audit_type = "visit"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    visited_on: Mapped[date] = mapped_column(Date, index=True)
-    village_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    town_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    work_group_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    household_kind: Mapped[HouseholdKind] = mapped_column(enum_column(HouseholdKind, 16))
-    household_name: Mapped[str] = mapped_column(String(64))
-    visitors: Mapped[str] = mapped_column(String(255))
-    situation: Mapped[str] = mapped_column(Text, default="")
-    demands: Mapped[str] = mapped_column(Text, default="")
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
-    # One submission → one visit, however often the form is sent (double submit, retry).
-    client_token: Mapped[str | None] = mapped_column(String(64), unique=True)
-
-    village: Mapped[Unit] = relationship(foreign_keys=[village_id])
-    town: Mapped[Unit] = relationship(foreign_keys=[town_id])
-    work_group: Mapped[Unit] = relationship(foreign_keys=[work_group_id])
-    created_by: Mapped[User] = relationship()
-    problems: Mapped[list["Problem"]] = relationship(back_populates="visit", order_by="Problem.id")
 
 
 class Problem(db.Model):
@@ -148,7 +119,7 @@ class Problem(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
 
-    visit: Mapped[Visit | None] = relationship(back_populates="problems")
+    visit: Mapped["Visit | None"] = relationship(back_populates="problems")  # noqa: F821 - visits.models
     work_group: Mapped[Unit] = relationship(foreign_keys=[work_group_id])
     registered_by: Mapped[User] = relationship(foreign_keys=[registered_by_id])
     handler: Mapped[User | None] = relationship(foreign_keys=[handler_id])

@@ -184,7 +184,7 @@ def _detail_context(problem: Problem, **extra) -> dict:
         # sign-off beside their timeline entry (and in their panel).
         "attachments": [(a, url) for a, url in files if a.event_id is None and a.closure_id is None],
         "event_files": event_files,
-        "visit_url": actions.object_url("intake.visit", visit_id=problem.visit_id, default=problem.visit_id)
+        "visit_url": actions.object_url("visits.visit", visit_id=problem.visit_id, default=problem.visit_id)
         if problem.visit_id else None,
         "sheet_url": actions.object_url("sheets.sheet_pdf", assignment_id=assignment.id, problem_id=problem.id,
                                         default=assignment.id) if assignment else None,

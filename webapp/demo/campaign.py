@@ -56,7 +56,6 @@ from ..cases.models import (
     CoordinatedList,
     Problem,
     ProblemEvent,
-    Visit,
 )
 from ..cases.operations import new_receipt_no
 from ..cases.workflow import SOLVED, Status
@@ -69,6 +68,7 @@ from ..core.settings import get_settings
 from ..handling.models import Closure, Extension, Reply, TaskBook, TaskStep
 from ..org.models import TERRITORIAL, Unit, UnitKind
 from ..stats import reports
+from ..visits.models import Visit
 from . import cases as demo
 from .lifecycle import evidence_png, responsible, work_for
 from .org import DEMO_PASSWORD

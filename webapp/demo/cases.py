@@ -63,7 +63,6 @@ from ..cases.models import (
     Attachment,
     AttachmentKind,
     Category,
-    HouseholdKind,
     Problem,
     ProblemEvent,
     UnitRole,
@@ -74,6 +73,8 @@ from ..core.extensions import db
 from ..handling.models import Closure, Extension, Meeting, Reply, TaskBook, TaskStep
 from ..handling.operations import resolve_on_spot
 from ..org.models import TERRITORIAL, Unit, UnitKind
+from ..visits import operations as visit_ops
+from ..visits.models import HouseholdKind
 from . import lifecycle
 from .org import DEMO_PASSWORD
 
@@ -809,7 +810,7 @@ class _Loader(lifecycle.HandlingSteps):
         kind = HouseholdKind.enterprise if s.tpl.enterprise else HouseholdKind.household
         situation = ("企业负责人介绍了生产经营情况和当前困难。" if s.tpl.enterprise
                      else rng.choice(SITUATIONS).format(n=rng.randint(3, 6)))
-        visit, _ = ops.record_visit(
+        visit, _ = visit_ops.record_visit(
             staff.cadre, visited_on=clock.local(when).date(), village=village, household_kind=kind,
             household_name=household, visitors=f"{staff.cadre.full_name}、{staff.co_visitor}",
             situation=situation, demands=s.tpl.title, client_token=None)

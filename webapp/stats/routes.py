@@ -28,6 +28,8 @@ from ..core.extensions import db
 from ..core.periods import Period, recent
 from ..core.render import render
 from ..documents.pdf import pdf_response, render_pdf
+from ..visits import access as visit_access
+from ..visits import coverage
 from . import documents, figures
 from . import reports as rep
 from .forms import IssueForm, ReissueForm
@@ -129,9 +131,11 @@ def dashboard():
     """The figures of the user's slice: summary, charts (with their tables), breakdowns."""
     user = current_user
     f = figures.dashboard(user)
+    visit_coverage = (coverage.dashboard_panel(user, visit_access.register_scope)
+                      if user.role in (Role.office, Role.leader) or visit_access.is_town_user(user) else None)
     return render("stats/dashboard.html", f=f, links=QueueLinks(user), chart_data=_chart_data(f),
                   scope_label=_scope_label(user), today=clock.today(),
-                  sees_reports=user.role in (Role.office, Role.leader))
+                  sees_reports=user.role in (Role.office, Role.leader), visit_coverage=visit_coverage)
 
 
 # ---------------------------------------------------------------- half-month reports

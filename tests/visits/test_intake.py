@@ -18,10 +18,12 @@ from webapp.accounts.passwords import hash_password
 from webapp.accounts.roles import Role
 from webapp.cases import operations as ops
 from webapp.cases import uploads
-from webapp.cases.models import Attachment, Problem, ProblemEvent, Visit
+from webapp.cases.models import Attachment, Problem, ProblemEvent
 from webapp.core import clock
 from webapp.core.audit import AuditEvent, verify_chain
 from webapp.core.extensions import db
+from webapp.visits import operations as visit_ops
+from webapp.visits.models import Visit
 
 DEMO_PASSWORD = "Huiyin@2026"
 VALID_ID = "320305198503120047"  # checksum computed by GB 11643
@@ -268,7 +270,7 @@ def test_future_date_is_refused(app, cadre):
     ("12812345678", None), ("1381234567", None), ("87012345", None), ("0516-123", None), ("abc", None),
 ])
 def test_phone_numbers(app, raw, normal):
-    from webapp.cases.intake_forms import normalise_phone
+    from webapp.visits.intake_forms import normalise_phone
 
     assert normalise_phone(raw) == normal
 
@@ -279,7 +281,7 @@ def test_phone_numbers(app, raw, normal):
     ("3203051985031200477", False), ("32030519850312004A", False),
 ])
 def test_id_numbers(app, raw, ok):
-    from webapp.cases.intake_forms import valid_id_number
+    from webapp.visits.intake_forms import valid_id_number
 
     assert (valid_id_number(raw) is not None) is ok
 
@@ -565,11 +567,11 @@ def test_visits_list_is_scoped(app, cadre, login_as):
 def test_visits_pagination_newest_first(app, cadre):
     from datetime import timedelta
 
-    from webapp.cases.intake_routes import VISITS_PAGE_SIZE
+    from webapp.visits.intake_routes import VISITS_PAGE_SIZE
 
     user = f.user("cadre")
     for i in range(VISITS_PAGE_SIZE + 2):
-        ops.record_visit(user, visited_on=clock.today() - timedelta(days=i), village=f.unit("权台村"),
+        visit_ops.record_visit(user, visited_on=clock.today() - timedelta(days=i), village=f.unit("权台村"),
                          household_kind="household", household_name=f"第{i:02d}户", visitors="王晓东",
                          situation="", demands="", client_token=None)
     db.session.commit()
@@ -577,3 +579,33 @@ def test_visits_pagination_newest_first(app, cadre):
     assert first.index("第00户") < first.index("第01户") and "第21户" not in first and "第 1 / 2 页" in first
     second = cadre.get("/cases/visits?page=2").get_data(as_text=True)
     assert "第21户" in second and "第00户" not in second
+
+
+def test_visit_from_my_households_is_tied_to_the_household(cadre):
+    from tests.visits import factories as vf
+
+    h = vf.household("T-1", head="包联户主")
+    db.session.commit()
+    page = cadre.get(f"/cases/visits/new?household={h.id}").get_data(as_text=True)
+    assert 'value="包联户主"' in page and f'name="household" type="hidden" value="{h.id}"' in page
+    token = re.search(r'name="token" type="hidden" value="([0-9a-f]+)"', page).group(1)
+    # Another village than the household's is refused with a message, nothing saved.
+    resp = post(cadre, "/cases/visits/new", data={"token": token, **visit_fields(village="马庄村"),
+                                                   "household": h.id, "action": "visit_only"})
+    assert resp.status_code == 200 and "所选的户不在这个村" in resp.get_data(as_text=True)
+    assert count(Visit) == 0
+    resp = post(cadre, "/cases/visits/new", data={"token": token, **visit_fields(household_name="包联户主"),
+                                                   "household": h.id, "action": "visit_only"})
+    assert resp.status_code == 302
+    (v,) = db.session.scalars(select(Visit)).all()
+    assert v.household_id == h.id and v.unregistered_reason == ""
+
+
+def test_village_visit_with_a_reason_stays_off_the_unlinked_list(cadre, login_as):
+    form = new_form(cadre)
+    resp = post(cadre, "/cases/visits/new", data={**form, **visit_fields(household_name="村民座谈会"),
+                                                   "unregistered_reason": "集中座谈", "action": "visit_only"})
+    assert resp.status_code == 302
+    (v,) = db.session.scalars(select(Visit)).all()
+    assert v.household_id is None and v.unregistered_reason == "集中座谈"
+    assert "村民座谈会" not in login_as("office").get("/visits/unlinked").get_data(as_text=True)

@@ -165,9 +165,14 @@ class VisitForm(FlaskForm):
         Optional(), Length(max=4000, message=_l("不能超过4000个字。"))])
     demands = TextAreaField(_l("困难和诉求"), filters=[_strip], validators=[
         Optional(), Length(max=4000, message=_l("不能超过4000个字。"))])
+    # The register entry visited, when the cadre came from 我的包户 (checked against the village).
+    household = HiddenField(filters=[_int_or_none])
+    unregistered_reason = StringField(_l("不在台账中的原因"), filters=[_strip], validators=[
+        Optional(), Length(max=255, message=_l("不能超过255个字。"))])
     problems = FieldList(FormField(ProblemForm), min_entries=0, max_entries=MAX_BLOCKS)
 
-    VISIT_FIELDS = ("visited_on", "village", "household_kind", "household_name", "visitors", "situation", "demands")
+    VISIT_FIELDS = ("visited_on", "village", "household_kind", "household_name", "visitors", "situation", "demands",
+                    "unregistered_reason")
 
     def load_choices(self, village_choices: list[SelectChoice], category_choices: list[SelectChoice]) -> None:
         self._village_choices = village_choices

@@ -1,0 +1,143 @@
+"""Visit coverage: in a round, an entry is covered when at least one visit to it is dated inside.
+
+Every figure is one grouped statement over the register in the user's scope; each entry's
+"visited in the round" is an EXISTS on the ``(household_id, visited_on)`` / ``(enterprise_id,
+visited_on)`` index: the number of statements does not grow with the register. A page's total is
+the sum of its rows (every grouping partitions the scope), not a statement of its own.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import case, exists, func, select
+
+from ..accounts.models import User
+from ..accounts.roles import Role
+from ..core import clock
+from ..core.extensions import db
+from ..org.models import Unit
+from .models import Enterprise, Household, Visit, VisitRound
+
+# What a figure can be grouped by, per register: the column of the entry that names the group.
+GROUPS = {
+    "district": (None, None),
+    "town": (Household.town_id, Enterprise.town_id),
+    "village": (Household.village_id, None),
+    "group": (Household.work_group_id, Enterprise.work_group_id),
+    "cadre": (Household.cadre_id, Enterprise.cadre_id),
+}
+
+
+@dataclass
+class Figure:
+    key: int | None
+    name: str
+    total: int = 0
+    covered: int = 0
+
+    @property
+    def uncovered(self) -> int:
+        return self.total - self.covered
+
+    @property
+    def rate(self) -> float | None:
+        return self.covered / self.total if self.total else None
+
+
+def rounds() -> list[VisitRound]:
+    return list(db.session.scalars(select(VisitRound).order_by(VisitRound.starts_on.desc(), VisitRound.id.desc())))
+
+
+def current_round(today: date | None = None) -> VisitRound | None:
+    """The round under way today, else the latest one that has started, else the next one."""
+    today = today or clock.today()
+    under_way = db.session.scalar(select(VisitRound).where(
+        VisitRound.starts_on <= today, VisitRound.ends_on >= today).order_by(VisitRound.starts_on.desc()).limit(1))
+    if under_way is not None:
+        return under_way
+    past = db.session.scalar(select(VisitRound).where(VisitRound.starts_on <= today)
+                             .order_by(VisitRound.ends_on.desc()).limit(1))
+    return past or db.session.scalar(select(VisitRound).order_by(VisitRound.starts_on).limit(1))
+
+
+def days_left(visit_round: VisitRound, today: date | None = None) -> int:
+    """Days left in the round, today included (0 once it has ended)."""
+    today = today or clock.today()
+    if today < visit_round.starts_on:
+        return (visit_round.ends_on - visit_round.starts_on).days + 1
+    return max(0, (visit_round.ends_on - today).days + 1)
+
+
+def covered_condition(model, visit_round: VisitRound):
+    """``model`` rows with a visit inside the round (for the lists' 已走访/未走访 filter)."""
+    column = Visit.household_id if model is Household else Visit.enterprise_id
+    # Selecting the indexed column (not *) lets the (entry, visited_on) index answer alone.
+    return exists(select(column).where(column == model.id, Visit.visited_on >= visit_round.starts_on,
+                                       Visit.visited_on <= visit_round.ends_on))
+
+
+def figures(model, visit_round: VisitRound, by: str, scope) -> list[Figure]:
+    """Covered / total per group (``by`` a key of ``GROUPS``), open entries in ``scope`` only."""
+    key = GROUPS[by][0 if model is Household else 1]
+    if by != "district" and key is None:
+        return []
+    # Each entry asks its own visits of the round, through the (entry, visited_on) index: no
+    # DISTINCT over the visits, and the work follows the size of the scope.
+    covered = func.coalesce(func.sum(case((covered_condition(model, visit_round), 1), else_=0)), 0)
+    stmt = (select(*(([key] if key is not None else []) + [func.count(model.id), covered])).select_from(model)
+            .where(model.is_closed.is_(False), scope))
+    if key is not None:
+        stmt = stmt.group_by(key)
+    rows = db.session.execute(stmt).all()
+    if key is None:
+        n, n_covered = rows[0] if rows else (0, 0)
+        return [Figure(None, "", n, n_covered)] if n else []
+    names = _names(by, [r[0] for r in rows])
+    out = [Figure(k, names.get(k, "?"), n, n_covered) for k, n, n_covered in rows]
+    out.sort(key=lambda f: (-(f.rate or 0), f.name))
+    return out
+
+
+def total(rows: list[Figure]) -> list[Figure]:
+    """The whole scope's figure from the rows of one grouping (each entry is in exactly one row)."""
+    if not rows:
+        return []
+    return [Figure(None, "", sum(f.total for f in rows), sum(f.covered for f in rows))]
+
+
+def _names(by: str, ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    if by == "cadre":
+        return dict(db.session.execute(select(User.id, User.full_name).where(User.id.in_(ids))).all())
+    return dict(db.session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(ids))).all())
+
+
+def uncovered(model, visit_round: VisitRound, scope, *, by: str | None = None, key: int | None = None,
+              limit: int = 50, offset: int = 0) -> tuple[int, list]:
+    """The open entries in ``scope`` (and in group ``key`` of ``by``) not visited in the round."""
+    cond = [model.is_closed.is_(False), scope, ~covered_condition(model, visit_round)]
+    if by and by != "district" and key is not None:
+        column = GROUPS[by][0 if model is Household else 1]
+        if column is None:
+            return 0, []
+        cond.append(column == key)
+    total = db.session.scalar(select(func.count()).select_from(model).where(*cond))
+    order = (model.village_id, model.number) if model is Household else (model.town_id, model.name)
+    items = list(db.session.scalars(select(model).where(*cond).order_by(*order, model.id).limit(limit).offset(offset)))
+    return total, items
+
+
+def dashboard_panel(user, register_scope) -> dict | None:
+    """The dashboard's coverage of the current round: households and enterprises by town for the
+    office and the leading group, by village for a town's people; ``register_scope(user, model)``."""
+    visit_round = current_round()
+    if visit_round is None:
+        return None
+    by = "town" if user.role in (Role.office, Role.leader) else "village"
+    out = {"round": visit_round, "by": by, "days_left": days_left(visit_round)}
+    for slug, model in (("households", Household), ("enterprises", Enterprise)):
+        scope = register_scope(user, model)
+        rows = figures(model, visit_round, by if model is Household else "town", scope)
+        out[slug] = {"total": total(rows), "rows": rows}
+    return out
