@@ -19,12 +19,12 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import InternalServerError
 
-from ..cases.intake_forms import normalise_phone
 from ..core import audit, clock
 from ..core.db import writing
 from ..core.errors import Invalid
 from ..core.extensions import csrf, db
 from ..core.gates import public
+from ..visits.intake_forms import normalise_phone
 from . import formats, queries
 from .keys import authenticate, url_error
 from .models import ApiClient, Scope
