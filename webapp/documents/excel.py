@@ -12,11 +12,14 @@ from urllib.parse import quote
 from flask import Response
 from flask_babel import gettext as _
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import TYPE_STRING
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADER_FILL = PatternFill("solid", fgColor="F0F2F4")
+# Text a spreadsheet would read as a formula (or as the start of one, DDE included).
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -33,13 +36,13 @@ def build_workbook(sheets: Sequence[Sheet]) -> bytes:
     wb.remove(wb.active)
     for sheet in sheets:
         ws = wb.create_sheet(title=sheet.title[:31])
-        ws.append(list(sheet.headers))
+        _append_inert(ws, sheet.headers)
         for cell in ws[1]:
             cell.font = Font(bold=True)
             cell.fill = HEADER_FILL
             cell.alignment = Alignment(vertical="center")
         for row in sheet.rows:
-            ws.append(["" if v is None else v for v in row])
+            _append_inert(ws, row)
         for i, header in enumerate(sheet.headers, start=1):
             width = sheet.widths[i - 1] if i - 1 < len(sheet.widths) else max(10, len(str(header)) * 2 + 2)
             ws.column_dimensions[get_column_letter(i)].width = width
@@ -47,6 +50,21 @@ def build_workbook(sheets: Sequence[Sheet]) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _append_inert(ws, values) -> None:
+    """Append a row whose every text cell is stored as text, never as a formula.
+
+    openpyxl stores a string starting with ``=`` as a formula; a resident's complaint or a unit's
+    name typed as ``=HYPERLINK(...)`` or ``@SUM(...)`` would run in the office's Excel. Such text is
+    written as a plain string cell, so it shows exactly what was typed and cannot run.
+    """
+    values = ["" if v is None else v for v in values]
+    ws.append(values)
+    for cell, value in zip(ws[ws.max_row], values, strict=False):
+        if isinstance(value, str) and value.startswith(FORMULA_LEADS):
+            cell._value = value  # the public setter would infer a formula again
+            cell.data_type = TYPE_STRING
 
 
 def xlsx_response(filename: str, sheets: Sequence[Sheet]) -> Response:
