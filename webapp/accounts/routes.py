@@ -9,6 +9,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..core import audit, clock
 from ..core.extensions import db
 from ..core.gates import public
+from ..core.security import safe_next
 from . import auth
 from .forms import ChangePasswordForm, LoginForm
 from .gates import any_user
@@ -20,12 +21,6 @@ bp = Blueprint("accounts", __name__)
 
 GENERIC_LOGIN_ERROR = _l("用户名或密码错误，或账号暂时被锁定。")
 
-
-def _safe_next(target: str | None) -> str | None:
-    # Only same-site relative paths: never redirect to another host.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -41,7 +36,7 @@ def login():
         if result.ok:
             auth.start_session(result.user)
             db.session.commit()
-            return redirect(_safe_next(request.args.get("next")) or url_for("accounts.home"))
+            return redirect(safe_next(request.args.get("next")) or url_for("accounts.home"))
         db.session.commit()  # keep the failure count, lock and audit events
         form.password.errors.append(str(GENERIC_LOGIN_ERROR))
         return render_template("accounts/login.html", form=form), 200
@@ -100,7 +95,7 @@ def set_locale():
     if current_user.is_authenticated and current_user.locale != lang:
         current_user.locale = lang
         db.session.commit()
-    return redirect(_safe_next(request.form.get("next")) or url_for("accounts.home"))
+    return redirect(safe_next(request.form.get("next")) or url_for("accounts.home"))
 
 
 @bp.get("/")

@@ -35,6 +35,7 @@ from ..core import clock
 from ..core.errors import Conflict, Invalid
 from ..core.extensions import db
 from ..core.render import is_htmx, render
+from ..core.security import safe_next
 from ..org.models import TERRITORIAL, Unit, UnitKind
 from . import access, uploads
 from . import operations as ops
@@ -497,11 +498,6 @@ def visit(visit_id: int):
 # ---------------------------------------------------------------- contact numbers and photos
 
 
-def _safe_next(value: str | None) -> str | None:
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return None
-
 
 @bp.post("/cases/<int:problem_id>/reveal")
 @contact_roles
@@ -515,7 +511,7 @@ def reveal_contact(problem_id: int):
         abort(403)
     db.session.commit()
     return render("cases/intake/contact.html", block="contact", problem=problem,
-                  back=_safe_next(request.form.get("next")))
+                  back=safe_next(request.form.get("next")))
 
 
 @bp.get("/attachments/<int:attachment_id>")

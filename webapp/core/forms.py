@@ -19,6 +19,9 @@ from wtforms.widgets import HiddenInput
 from . import clock
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+# Row ids are 32-bit integers on PostgreSQL: a larger number names no row and must never reach
+# the database (where it would be an error, not "not found").
+MAX_ID = 2**31 - 1
 
 
 def strip(value):
@@ -31,9 +34,19 @@ def int_or_none(value):
     if value in (None, "", "None"):
         return None
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return None
+    return number if 0 < number <= MAX_ID else None
+
+
+def record_id(value) -> int:
+    """A ``coerce`` for checkbox lists of rows: a positive id in range, else ``ValueError``
+    (WTForms then shows the field's "invalid choice" error)."""
+    number = int(value)
+    if not 0 < number <= MAX_ID:
+        raise ValueError(value)
+    return number
 
 
 class Needed:
@@ -59,13 +72,17 @@ class Filled(Needed):
 
 
 class WholeNumberField(IntegerField):
-    """An integer field whose parse error is in Chinese."""
+    """An integer field whose parse error is in Chinese; beyond ±``MAX_ID`` is refused too
+    (no count, day or version the campaign keeps is that large, and the database could not hold it)."""
 
     def process_formdata(self, valuelist):
         try:
             super().process_formdata(valuelist)
         except ValueError as exc:
             raise ValueError(str(_l("请输入整数。"))) from exc
+        if self.data is not None and abs(self.data) > MAX_ID:
+            self.data = None
+            raise ValueError(str(_l("数字超出允许范围。")))
 
 
 class LocalDateField(DateField):

@@ -5,6 +5,8 @@ validate all of them and report each bad one before committing anything.
 """
 
 import io
+import re
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -78,16 +80,74 @@ class WorkbookError(ValueError):
     """The upload is not a readable .xlsx workbook (message in Chinese)."""
 
 
+# What an import of units or users can reasonably hold; anything larger is refused while reading.
+MAX_ROWS = 5000
+MAX_UNPACKED_BYTES = 50 * 1024 * 1024
+MAX_RATIO = 200  # a part that unpacks to more than 200× its packed size is a zip bomb
+
+
+def _check_package(data: bytes) -> None:
+    """Refuse, before openpyxl parses anything, a file that is not a zip, that unpacks too far,
+    or whose XML declares a DTD (entity expansion, external entities)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise WorkbookError(_("无法读取文件：请上传 .xlsx 格式的 Excel 工作簿。")) from exc
+    if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES or any(
+            m.file_size > MAX_RATIO * max(m.compress_size, 1024) for m in members):
+        raise WorkbookError(_("文件解压后过大，不像是正常的 Excel 工作簿，已拒绝。"))
+    for member in members:
+        if not member.filename.endswith((".xml", ".rels", ".vml")):
+            continue
+        try:
+            with archive.open(member) as part:
+                prolog = _prolog(part)
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as exc:
+            raise WorkbookError(_("无法读取文件：请上传 .xlsx 格式的 Excel 工作簿。")) from exc
+        if b"<!DOCTYPE" in prolog.upper() or b"<!ENTITY" in prolog.upper():
+            raise WorkbookError(_("文件中含有文档类型声明（DTD），出于安全原因已拒绝。"))
+
+
+_ROOT_ELEMENT = re.compile(rb"<[A-Za-z_]")
+
+
+def _prolog(part, limit: int = 1024 * 1024) -> bytes:
+    """What comes before the root element (where a DTD would be), read in chunks."""
+    seen = b""
+    while len(seen) < limit:
+        chunk = part.read(65536)
+        if not chunk:
+            return seen
+        seen += chunk
+        found = _ROOT_ELEMENT.search(seen)
+        if found:
+            return seen[:found.start()]
+    return seen
+
+
 def read_rows(data: bytes, expected_headers: Sequence[str]) -> list[tuple[int, dict]]:
     """Rows of the first sheet as ``(row_number, {header: value})``; blank rows skipped.
 
     Raises ``WorkbookError`` when the file is not a workbook or a required header is missing.
     """
+    _check_package(data)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        ws = wb.worksheets[0]
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds
         raise WorkbookError(_("无法读取文件：请上传 .xlsx 格式的 Excel 工作簿。")) from exc
-    ws = wb.worksheets[0]
+    try:
+        return _rows(ws, expected_headers)
+    except WorkbookError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged sheet fails while it is read
+        raise WorkbookError(_("无法读取文件：请上传 .xlsx 格式的 Excel 工作簿。")) from exc
+    finally:
+        wb.close()
+
+
+def _rows(ws, expected_headers: Sequence[str]) -> list[tuple[int, dict]]:
     rows = ws.iter_rows(values_only=True)
     try:
         header = [("" if h is None else str(h).strip()) for h in next(rows)]
@@ -98,9 +158,10 @@ def read_rows(data: bytes, expected_headers: Sequence[str]) -> list[tuple[int, d
         raise WorkbookError(_("缺少列：%(columns)s", columns="、".join(missing)))
     out = []
     for number, values in enumerate(rows, start=2):
+        if number > MAX_ROWS + 1:
+            raise WorkbookError(_("一次最多导入 %(max)d 行，请分批导入。", max=MAX_ROWS))
         if values is None or all(v is None or str(v).strip() == "" for v in values):
             continue
         record = {h: ("" if v is None else str(v).strip()) for h, v in zip(header, values, strict=False) if h}
         out.append((number, record))
-    wb.close()
     return out
