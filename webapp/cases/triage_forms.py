@@ -25,7 +25,14 @@ from wtforms import (
 from wtforms.validators import AnyOf, Length, NumberRange, Optional, StopValidation, ValidationError
 from wtforms.widgets import HiddenInput
 
-from ..core.forms import ActionForm, LocalDateField, Needed, WholeNumberField, record_id
+from ..core.forms import (
+    DEADLINE_YEARS,
+    ActionForm,
+    LocalDateField,
+    Needed,
+    WholeNumberField,
+    record_id,
+)
 from ..core.forms import int_or_none as _int_or_none
 from ..core.forms import strip as _strip
 from ..core.settings import get_settings
@@ -179,7 +186,8 @@ class DepartmentsForm(ActionForm):
     dept_lead = SelectField(_l("牵头部门"), coerce=_int_or_none, validate_choice=False,
                             validators=[Needed(_l("请选择牵头的区级部门。"))])
     dept_cooperating = MultiCheckboxField(_l("配合部门（可选）"), coerce=record_id, validate_choice=False)
-    deadline = LocalDateField(_l("办理时限"), validators=[Needed(_l("请填写办理时限。"))])
+    deadline = LocalDateField(_l("办理时限"), validators=[Needed(_l("请填写办理时限。"))],
+                              ahead_years=DEADLINE_YEARS)
     dept_requirements = TextAreaField(_l("办理要求"), filters=[_strip], validators=[Length(max=TEXT_MAX)])
 
     def load_choices(self) -> None:
