@@ -72,6 +72,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .core.security import init_security
 
     init_security(app)
+    from .accounts import throttle
+
+    throttle.init_app(app)
     init_errors(app)
     _register_blueprints(app)
     _register_template_helpers(app)

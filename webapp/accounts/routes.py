@@ -10,7 +10,7 @@ from ..core import audit, clock
 from ..core.extensions import db
 from ..core.gates import public
 from ..core.security import safe_next
-from . import auth
+from . import auth, throttle
 from .forms import ChangePasswordForm, LoginForm
 from .gates import any_user
 from .models import current_policy
@@ -25,6 +25,7 @@ GENERIC_LOGIN_ERROR = _l("用户名或密码错误，或账号暂时被锁定。
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@throttle.limiter.limit(throttle.login_rate, methods=["POST"])
 def login():
     """Log in; the same message for an unknown user, a wrong password and a locked account."""
     if current_user.is_authenticated:
@@ -37,7 +38,11 @@ def login():
             auth.start_session(result.user)
             db.session.commit()
             return redirect(safe_next(request.args.get("next")) or url_for("accounts.home"))
-        db.session.commit()  # keep the failure count, lock and audit events
+        db.session.commit()  # keep the failure count and audit events
+        if result.wait_seconds:
+            form.password.errors.append(_("尝试过于频繁，请 %(n)d 秒后再试。", n=result.wait_seconds))
+            return (render_template("accounts/login.html", form=form), 429,
+                    {"Retry-After": str(result.wait_seconds)})
         form.password.errors.append(str(GENERIC_LOGIN_ERROR))
         return render_template("accounts/login.html", form=form), 200
     return render_template("accounts/login.html", form=form, expired=expired)
