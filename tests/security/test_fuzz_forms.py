@@ -29,7 +29,7 @@ SKIPPED = {"accounts.logout"}
 # Fields views read from the request directly, not through a form class.
 EXTRA_FIELDS = {"next", "lang", "ids", "action", "q", "page", "version", "token", "confirm", "reason"}
 NAME_RE = re.compile(r'name="([^"]+)"')
-EXAMPLES = 2  # generated requests per role and route (about 1,700 in all)
+EXAMPLES = 1  # generated requests per role and route (about 900 in all: under 90 s of one core)
 
 EDGE = st.sampled_from([
     "", " ", "0", "-1", "-9223372036854775809", str(2**63), str(2**64), "1" * 60, "1e309", "NaN",
@@ -42,7 +42,7 @@ VALUE = st.one_of(
     EDGE,
     st.integers(min_value=-(2**70), max_value=2**70).map(str),
     st.text(max_size=40),
-    st.text(alphabet=st.characters(codec="utf-8"), min_size=200, max_size=3000),
+    st.text(alphabet=st.characters(codec="utf-8"), min_size=100, max_size=600),
     st.dates().map(lambda d: d.isoformat()),
 )
 
@@ -117,7 +117,7 @@ def test_no_form_input_gives_a_server_error_or_reaches_outside_the_scope(app):
         browsers[username] = b
     tried = {"requests": 0, "values": 0}
     failures: list[str] = []
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
 
     pages: dict[tuple, list[str]] = {}
 
@@ -167,8 +167,8 @@ def test_no_form_input_gives_a_server_error_or_reaches_outside_the_scope(app):
         if changed:
             failures.append(f"{username} changed problems outside its scope: {changed}")
 
-    elapsed = time.monotonic() - started
+    elapsed, used = time.monotonic() - started, time.process_time() - cpu
     print(f"\nfuzz: {tried['requests']} requests, {tried['values']} field values, "
-          f"{len(rules)} POST routes × {len(USERS)} roles, {elapsed:.1f} s")
+          f"{len(rules)} POST routes × {len(USERS)} roles, {elapsed:.1f} s ({used:.1f} s of CPU)")
     assert tried["requests"] >= len(rules) * len(USERS)
     assert not failures, "\n".join(failures[:40])
