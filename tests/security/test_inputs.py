@@ -153,3 +153,12 @@ def test_hostile_workbooks_get_a_clear_4xx(login_as, path, make, message):
     assert resp.status_code == 400
     assert message in resp.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Unit)) == before
+
+
+@pytest.mark.parametrize(("user", "url"), [
+    ("office", f"/cases/?page={2**70}"), ("office", f"/integrity?unit={2**63}&page={2**64}"),
+    ("office", f"/supervision/notices?page={-2**63}"), ("auditor", f"/audit/?page={10**30}&upto={2**63}"),
+    ("cadre", f"/cases/visits?page={2**63}"), ("office", f"/supervision/notices/new?problem_id={2**63}"),
+])
+def test_huge_numbers_in_query_strings_are_not_server_errors(login_as, user, url):
+    assert login_as(user).client.get(url).status_code < 500
