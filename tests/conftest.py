@@ -91,6 +91,9 @@ def _test_config(tmp: Path, url: str) -> dict:
         "JOBS_DIR": str(tmp / "jobs"),
         # Tasks run at once where they are enqueued (a test that wants a consumer sets a queue).
         "TASK_QUEUE_URL": "immediate",
+        # Every test client comes from one address: the per-address login rate must not bite
+        # suites that log in many times a minute (tests/security sets it low on purpose).
+        "LOGIN_RATE_LIMIT": "1000 per minute",
         **FAST_HASH,
     }
 

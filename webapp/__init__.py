@@ -30,10 +30,14 @@ def create_app(overrides: dict | None = None) -> Flask:
         template_folder=os.path.join(ROOT, "templates"),
         static_folder=os.path.join(ROOT, "static"),
     )
-    os.makedirs(app.instance_path, exist_ok=True)
+    # Residents' data: what the app creates (database, uploads, job files, exports) is readable by
+    # the app's own user only — files 0600, folders 0700.
+    os.umask(0o077)
+    os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
     app.config.update(load_config(app.instance_path))
     if overrides:
         app.config.update(overrides)
+    _private_paths(app)
 
     db.init_app(app)
     from . import schedule  # noqa: F401 - every task the queue runs, and the scheduled ones
@@ -71,6 +75,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .core.security import init_security
 
     init_security(app)
+    from .accounts import throttle
+
+    throttle.init_app(app)
     init_errors(app)
     _register_blueprints(app)
     _register_template_helpers(app)
@@ -88,6 +95,26 @@ def create_app(overrides: dict | None = None) -> Flask:
 
         app.config["CJK_FONTS"] = require_cjk_font()
     return app
+
+
+def _private_paths(app: Flask) -> None:
+    """Close up what an earlier install (or another umask) left open: the instance and upload
+    folders 0700, the SQLite database and its journal files 0600."""
+    from sqlalchemy.engine import make_url
+
+    upload_dir = app.config.get("UPLOAD_DIR")
+    if upload_dir:
+        os.makedirs(upload_dir, mode=0o700, exist_ok=True)
+    paths = [(app.instance_path, 0o700), *([(upload_dir, 0o700)] if upload_dir else [])]
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        paths += [(url.database + suffix, 0o600) for suffix in ("", "-wal", "-shm", "-journal")]
+    for path, mode in paths:
+        try:
+            if os.path.exists(path) and os.stat(path).st_uid == os.getuid():
+                os.chmod(path, mode)
+        except OSError:
+            log.warning("could not restrict the permissions of %s", path)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -67,4 +67,10 @@ RULES = [
     Rule("intake.attachment", lambda o: f"/attachments/{o.other_group_photo.id}", {"office", "leader"},
          not_found={"cadre", "grouplead", "town", "townlead", "dept", "deptlead", "desk"},
          note="other group's photo"),
+    Rule("intake.thumbnail", lambda o: f"/attachments/{o.town_photo.id}/thumb",
+         {"cadre", "grouplead", "town", "townlead", "office", "leader"}, not_found={"dept", "deptlead", "desk"},
+         note="town problem's photo"),
+    Rule("intake.thumbnail", lambda o: f"/attachments/{o.other_group_photo.id}/thumb", {"office", "leader"},
+         not_found={"cadre", "grouplead", "town", "townlead", "dept", "deptlead", "desk"},
+         note="other group's photo"),
 ]

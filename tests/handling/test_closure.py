@@ -52,7 +52,7 @@ def hidden(b, path) -> dict:
 
 def files_on_disk() -> list[Path]:
     root = uploads.upload_dir()
-    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+    return [p for p in root.rglob("*") if p.is_file() and not p.name.endswith(".thumb.jpg")] if root.exists() else []
 
 
 def signoff_data(b, p, **kw) -> dict:

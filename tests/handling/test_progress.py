@@ -46,7 +46,7 @@ def upload_files():
     from flask import current_app
 
     root = Path(current_app.config["UPLOAD_DIR"])
-    return sorted(p for p in root.rglob("*") if p.is_file()) if os.path.isdir(root) else []
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.endswith(".thumb.jpg")) if os.path.isdir(root) else []
 
 
 def input_tag(page: str, name: str) -> str:

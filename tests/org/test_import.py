@@ -131,7 +131,7 @@ def test_every_bad_row_is_reported_with_its_reason(admin):
 
 def test_unreadable_or_incomplete_files_are_refused(admin):
     resp = upload(admin, b"not a workbook")
-    assert resp.status_code == 200 and "无法读取文件" in resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "无法读取文件" in resp.get_data(as_text=True)
     resp = upload(admin, xlsx([["镇", "贾汪区", "甲镇"]], headers=["类型", "上级", "名称"]))
     assert "缺少列：上级单位" in resp.get_data(as_text=True)
     resp = upload(admin, b"x", name="units.csv")

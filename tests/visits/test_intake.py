@@ -61,7 +61,8 @@ def download(b, url):
 
 def upload_files(app) -> list[Path]:
     root = Path(app.config["UPLOAD_DIR"])
-    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+    # The uploads themselves (a photo's thumbnail lives beside it).
+    return [p for p in root.rglob("*") if p.is_file() and not p.name.endswith(".thumb.jpg")] if root.exists() else []
 
 
 def new_form(b) -> dict:

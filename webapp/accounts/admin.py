@@ -215,7 +215,9 @@ def import_users():
         try:
             rows = read_rows(upload.read(), admin_excel.REQUIRED_HEADERS)
         except WorkbookError as exc:
+            # The file itself is refused (not a workbook, a DTD, a zip bomb, too many rows).
             form.file.errors.append(str(exc))
+            return render_template("users/import.html", form=form, errors=errors), 400
         else:
             plan, errors = admin_excel.plan_import(rows)
             if not errors:

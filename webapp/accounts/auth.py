@@ -1,7 +1,9 @@
-"""Login, lockout, server-side sessions and their timeouts.
+"""Login, its throttling (``throttle``: growing delays, never a lock an outsider can set),
+server-side sessions and their timeouts.
 
-All state lives in the database (failed-login counters, lock times, sessions), so it holds across
-processes and hosts. The clock is ``core.clock``; tests move it.
+Sessions and failure counters live in the database, so they hold across processes and hosts;
+the throttle's counts live in the limiter's storage (Redis in a multi-process deployment). The
+clock is ``core.clock``; tests move it.
 """
 
 import secrets
@@ -15,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from ..core import audit, clock
 from ..core.extensions import db, login_manager
+from . import throttle
 from .models import User, UserSession, current_policy
 from .passwords import dummy_verify, verify_password
 
@@ -27,26 +30,35 @@ class LoginResult:
     ok: bool
     user: User | None = None
     locked: bool = False
+    wait_seconds: int = 0  # throttled: this address must wait before trying this account again
 
 
 def attempt_login(username: str, password: str) -> LoginResult:
-    """Check credentials, count failures, lock after too many; audit every outcome.
+    """Check credentials unless this address must still wait; count failures, which only slow
+    further tries (``throttle``); audit every outcome.
 
     The caller commits. The answer never tells whether the username exists.
     """
     policy = current_policy()
     now = clock.now()
+    wait = throttle.wait_for(username)
     user = db.session.scalar(select(User).where(User.username == username.strip()))
+    if wait is not None:
+        audit.record("login.failure", obj=user, user=user, result="failure",
+                     detail={"username": username[:64], "reason": "throttled", "wait_seconds": wait.seconds})
+        return LoginResult(False, wait_seconds=wait.seconds)
     if user is None:
         dummy_verify(password)
         audit.record("login.failure", result="failure", detail={"username": username[:64], "reason": "unknown"})
+        throttle.record_failure(username, policy)
         return LoginResult(False)
     if user.locked_until and user.locked_until > now:
+        # A lock set before throttling replaced it (or by hand): still honoured until it runs out.
         dummy_verify(password)
         audit.record("login.failure", obj=user, user=user, result="failure", detail={"reason": "locked"})
         return LoginResult(False, locked=True)
     if not verify_password(user.password_hash, password) or not user.is_active_account:
-        # Atomic increment: concurrent failures in several processes all count.
+        # Atomic increment: concurrent failures in several processes all count (shown to admins).
         db.session.execute(
             update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
             .execution_options(synchronize_session=False)
@@ -54,15 +66,12 @@ def attempt_login(username: str, password: str) -> LoginResult:
         db.session.refresh(user)
         reason = "inactive" if user.is_active_account is False else "password"
         audit.record("login.failure", obj=user, user=user, result="failure", detail={"reason": reason})
-        if user.failed_logins >= policy.lockout_threshold:
-            user.locked_until = now + timedelta(minutes=policy.lockout_minutes)
-            user.failed_logins = 0
-            audit.record("account.locked", obj=user, user=user, detail={"minutes": policy.lockout_minutes})
-            return LoginResult(False, locked=True)
+        throttle.record_failure(username, policy, user)
         return LoginResult(False)
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
+    throttle.record_success(username)
     return LoginResult(True, user=user)
 
 

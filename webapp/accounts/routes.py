@@ -9,7 +9,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..core import audit, clock
 from ..core.extensions import db
 from ..core.gates import public
-from . import auth
+from ..core.security import safe_next
+from . import auth, throttle
 from .forms import ChangePasswordForm, LoginForm
 from .gates import any_user
 from .models import current_policy
@@ -21,15 +22,10 @@ bp = Blueprint("accounts", __name__)
 GENERIC_LOGIN_ERROR = _l("用户名或密码错误，或账号暂时被锁定。")
 
 
-def _safe_next(target: str | None) -> str | None:
-    # Only same-site relative paths: never redirect to another host.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
-
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@throttle.limiter.limit(throttle.login_rate, methods=["POST"])
 def login():
     """Log in; the same message for an unknown user, a wrong password and a locked account."""
     if current_user.is_authenticated:
@@ -41,8 +37,12 @@ def login():
         if result.ok:
             auth.start_session(result.user)
             db.session.commit()
-            return redirect(_safe_next(request.args.get("next")) or url_for("accounts.home"))
-        db.session.commit()  # keep the failure count, lock and audit events
+            return redirect(safe_next(request.args.get("next")) or url_for("accounts.home"))
+        db.session.commit()  # keep the failure count and audit events
+        if result.wait_seconds:
+            form.password.errors.append(_("尝试过于频繁，请 %(n)d 秒后再试。", n=result.wait_seconds))
+            return (render_template("accounts/login.html", form=form), 429,
+                    {"Retry-After": str(result.wait_seconds)})
         form.password.errors.append(str(GENERIC_LOGIN_ERROR))
         return render_template("accounts/login.html", form=form), 200
     return render_template("accounts/login.html", form=form, expired=expired)
@@ -100,7 +100,7 @@ def set_locale():
     if current_user.is_authenticated and current_user.locale != lang:
         current_user.locale = lang
         db.session.commit()
-    return redirect(_safe_next(request.form.get("next")) or url_for("accounts.home"))
+    return redirect(safe_next(request.form.get("next")) or url_for("accounts.home"))
 
 
 @bp.get("/")

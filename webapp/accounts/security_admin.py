@@ -3,6 +3,9 @@
 三员分立: this area does no casework and cannot read the audit log; the audit admin does.
 """
 
+import json
+from datetime import timedelta
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -12,10 +15,11 @@ from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..core import clock
+from ..core.audit import AuditEvent
 from ..core.extensions import db
 from ..core.render import render
 from ..org.models import Unit
-from . import nav
+from . import nav, throttle
 from . import security_ops as ops
 from .gates import roles_required
 from .models import User, current_policy
@@ -65,8 +69,29 @@ def roles():
         select(User).where(User.locked_until > now).order_by(User.username)
     ).all()
     return render(
-        "security/roles.html", block="results", q=q, pagination=pagination, locked=locked, now=now
+        "security/roles.html", block="results", q=q, pagination=pagination, locked=locked, now=now,
+        bursts=_recent_bursts(now),
     )
+
+
+def _recent_bursts(now) -> list[dict]:
+    """Bursts of failed logins in the last day (``login.burst``), newest first, with the account
+    they aimed at when it exists (its delays can be lifted here)."""
+    rows = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.event == "login.burst", AuditEvent.created_at > now - timedelta(days=1))
+        .order_by(AuditEvent.created_at.desc()).limit(20)
+    ).all()
+    out = []
+    for row in rows:
+        try:
+            detail = json.loads(row.detail or "{}")
+        except ValueError:
+            detail = {}
+        name = detail.get("username")
+        account = db.session.scalar(select(User).where(User.username == name)) if name else None
+        out.append({"at": row.created_at, "username": name, "address": detail.get("address"),
+                    "failures": detail.get("failures"), "kind": detail.get("kind"), "user": account})
+    return out
 
 
 def _role_form(user: User, formdata=None, **kw) -> RoleForm:
@@ -134,7 +159,8 @@ def unlock(user_id: int):
     """Lift a lockout: clear the lock time and the failure count."""
     user = db.get_or_404(User, user_id)
     try:
-        done = ops.unlock(user)
+        throttled = throttle.clear(user.username)
+        done = ops.unlock(user) or throttled
         db.session.commit()
     except StaleDataError:
         db.session.rollback()

@@ -59,9 +59,11 @@ class PolicyForm(FlaskForm):
     forbid_username = BooleanField(_l("密码不得包含用户名"))
     max_age_days = _bounded(_l("密码有效期（天）"), "max_age_days", _l("0 到 365；0 表示永不过期"))
     lockout_threshold = _bounded(
-        _l("连续登录失败锁定阈值（次）"), "lockout_threshold", _l("3 到 20")
+        _l("开始限速前允许的连续登录失败次数"), "lockout_threshold",
+        _l("3 到 20；此后同一地址每次失败，再次尝试前的等待时间加倍（15秒起）")
     )
-    lockout_minutes = _bounded(_l("锁定时长（分钟）"), "lockout_minutes", _l("1 到 1440"))
+    lockout_minutes = _bounded(_l("最长等待时间（分钟）"), "lockout_minutes",
+                               _l("1 到 1440；账号不会被锁定，只会放慢尝试"))
     idle_minutes = _bounded(_l("会话空闲超时（分钟）"), "idle_minutes", _l("5 到 240"))
     absolute_hours = _bounded(_l("会话最长时间（小时）"), "absolute_hours", _l("1 到 24"))
     version = HiddenField()

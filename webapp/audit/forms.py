@@ -4,16 +4,18 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField
+from wtforms import SelectField, StringField
 from wtforms.validators import Length, ValidationError
 
+from ..core.forms import LocalDateField as BoundedDateField
 from .queries import AuditFilter, event_label, result_label
 
 MAX_TEXT = 64
 
 
-class LocalDateField(DateField):
-    """A date (YYYY-MM-DD, the district's local date) with a Chinese message when malformed."""
+class LocalDateField(BoundedDateField):
+    """A date (YYYY-MM-DD, the district's local date) with a Chinese message when malformed
+    (bounded like every date the app accepts)."""
 
     def process_formdata(self, valuelist):
         if not valuelist or not valuelist[0].strip():

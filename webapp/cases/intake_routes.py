@@ -16,6 +16,7 @@ from ..accounts.gates import roles_required
 from ..accounts.roles import CASEWORK_ROLES, Role
 from ..core.extensions import db
 from ..core.render import render
+from ..core.security import safe_next
 from . import access, uploads
 from . import operations as ops
 from .models import Attachment
@@ -32,11 +33,6 @@ casework = roles_required(*CASEWORK_ROLES)
 # ---------------------------------------------------------------- contact numbers and photos
 
 
-def _safe_next(value: str | None) -> str | None:
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return None
-
 
 @bp.post("/cases/<int:problem_id>/reveal")
 @contact_roles
@@ -50,17 +46,31 @@ def reveal_contact(problem_id: int):
         abort(403)
     db.session.commit()
     return render("cases/intake/contact.html", block="contact", problem=problem,
-                  back=_safe_next(request.form.get("next")))
+                  back=safe_next(request.form.get("next")))
+
+
+def _visible_attachment(attachment_id: int) -> Attachment:
+    att = db.session.get(Attachment, attachment_id)
+    if att is None:
+        abort(404)
+    access.get_problem_or_404(att.problem_id, current_user)
+    return att
+
+
+def _private_file(data: bytes, *, mimetype: str, name: str, etag: str, download: bool = False):
+    """A resident's file: never kept by a cache, never sniffed into another type."""
+    response = send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=download, download_name=name,
+                         etag=etag, conditional=True, max_age=0)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.get("/attachments/<int:attachment_id>")
 @casework
 def attachment(attachment_id: int):
     """A photo or document, only to those who may see its problem (404 for everyone else)."""
-    att = db.session.get(Attachment, attachment_id)
-    if att is None:
-        abort(404)
-    access.get_problem_or_404(att.problem_id, current_user)
+    att = _visible_attachment(attachment_id)
     try:
         path = uploads.path_of(att.stored_name)
     except ValueError:
@@ -72,7 +82,21 @@ def attachment(attachment_id: int):
     name = att.filename if att.filename.lower().endswith(ext) else f"{Path(att.filename).stem}{ext}"
     # Read whole (at most PHOTO_MAX_BYTES): no file handle outlives the request, whoever forgets
     # to close the response; the stored SHA-256 is the ETag.
-    response = send_file(io.BytesIO(path.read_bytes()), mimetype=att.mime, as_attachment=False,
-                         download_name=name, etag=att.sha256, conditional=True, max_age=0)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return _private_file(path.read_bytes(), mimetype=att.mime, name=name, etag=att.sha256)
+
+
+@bp.get("/attachments/<int:attachment_id>/thumb")
+@casework
+def thumbnail(attachment_id: int):
+    """A photo's small JPEG (made on first request for photos stored before thumbnails were kept)."""
+    att = _visible_attachment(attachment_id)
+    if not att.mime.startswith("image/"):
+        abort(404)
+    try:
+        path = uploads.path_of(uploads.thumbnail_name(att.stored_name))
+        if not path.is_file():
+            path = uploads.write_thumbnail(att.stored_name, uploads.path_of(att.stored_name).read_bytes())
+    except (ValueError, OSError, uploads.UploadRefused):
+        abort(404)
+    return _private_file(path.read_bytes(), mimetype="image/jpeg", name=f"{Path(att.filename).stem}-缩略图.jpg",
+                         etag=f"{att.sha256}-thumb")

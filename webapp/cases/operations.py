@@ -293,6 +293,10 @@ def assign_sheet(problem, user, *, lead: Unit, cooperating=(), triage: Triage, r
     """问题交办单: assign to a town/street/zone (one lead unit, optional cooperating units)."""
     if lead.kind not in TERRITORIAL or not lead.is_active:
         raise Invalid(_l("交办单的牵头单位必须是在用的镇、街道或功能区。"))
+    for unit in cooperating:
+        # The same units the form offers: towns, streets, zones and departments still in use.
+        if unit.kind not in TERRITORIAL | {UnitKind.department} or not unit.is_active:
+            raise Invalid(_l("配合单位必须是在用的镇（街道、功能区）或区级部门：%(name)s 不是。", name=unit.name))
     return _assign(problem, user, action=Action.assign_sheet, channel=Channel.sheet, lead=lead,
                    cooperating=list(cooperating), triage=triage, requirements=requirements,
                    version=version, token=token)

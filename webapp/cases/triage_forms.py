@@ -25,7 +25,14 @@ from wtforms import (
 from wtforms.validators import AnyOf, Length, NumberRange, Optional, StopValidation, ValidationError
 from wtforms.widgets import HiddenInput
 
-from ..core.forms import ActionForm, LocalDateField, Needed, WholeNumberField
+from ..core.forms import (
+    DEADLINE_YEARS,
+    ActionForm,
+    LocalDateField,
+    Needed,
+    WholeNumberField,
+    record_id,
+)
 from ..core.forms import int_or_none as _int_or_none
 from ..core.forms import strip as _strip
 from ..core.settings import get_settings
@@ -109,7 +116,7 @@ class TriageForm(TriageFields):
     # assign by sheet (问题交办单)
     lead = SelectField(_l("牵头单位"), coerce=_int_or_none, validate_choice=False,
                        validators=[Needed(_l("请选择牵头的镇（街道、功能区）。"))])
-    cooperating = MultiCheckboxField(_l("配合单位（可选）"), coerce=int, validate_choice=False)
+    cooperating = MultiCheckboxField(_l("配合单位（可选）"), coerce=record_id, validate_choice=False)
     requirements = TextAreaField(_l("办理要求"), filters=[_strip], validators=[Length(max=TEXT_MAX)])
     # transfer to the 12345 desk
     desk_requirements = TextAreaField(_l("转办说明"), filters=[_strip], validators=[Length(max=TEXT_MAX)])
@@ -178,8 +185,9 @@ class DepartmentsForm(ActionForm):
 
     dept_lead = SelectField(_l("牵头部门"), coerce=_int_or_none, validate_choice=False,
                             validators=[Needed(_l("请选择牵头的区级部门。"))])
-    dept_cooperating = MultiCheckboxField(_l("配合部门（可选）"), coerce=int, validate_choice=False)
-    deadline = LocalDateField(_l("办理时限"), validators=[Needed(_l("请填写办理时限。"))])
+    dept_cooperating = MultiCheckboxField(_l("配合部门（可选）"), coerce=record_id, validate_choice=False)
+    deadline = LocalDateField(_l("办理时限"), validators=[Needed(_l("请填写办理时限。"))],
+                              ahead_years=DEADLINE_YEARS)
     dept_requirements = TextAreaField(_l("办理要求"), filters=[_strip], validators=[Length(max=TEXT_MAX)])
 
     def load_choices(self) -> None:

@@ -1,21 +1,32 @@
 """Photos and documents kept with a problem: checked by content, stored outside ``static/``.
 
 A file is accepted by its magic bytes (``filetype``), never by its name or the browser's
-content type: JPEG, PNG or PDF, at most ``PHOTO_MAX_BYTES`` (default 10 MB) each. Files live
-under ``app.config["UPLOAD_DIR"]`` with random names (two-level fan-out), and their SHA-256 is
-recorded. The caller writes files only after every check passed and removes them again when the
+content type: JPEG, PNG or PDF, at most ``PHOTO_MAX_BYTES`` (default 10 MB) each. Photos are
+decoded and re-encoded (Pillow): the camera's orientation applied, and every piece of metadata —
+the EXIF GPS position of a resident's home above all — dropped; a small JPEG thumbnail is kept
+beside each. A PDF with scripts, automatic actions or embedded files is refused. Files live
+under ``app.config["UPLOAD_DIR"]`` with random names (two-level fan-out), readable by the app's
+user only (0600, folders 0700), and their SHA-256 is recorded. The caller writes files only after every check passed and removes them again when the
 transaction fails (:func:`remove`), so that no file outlives a rolled-back row.
 """
 
 import hashlib
+import io
 import os
+import re
 import secrets
+import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import filetype
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from PIL import Image, ImageOps, UnidentifiedImageError
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
+from pypdf.generic import DictionaryObject, IndirectObject
 from werkzeug.datastructures import FileStorage
 
 # What may be uploaded: the detected kind → (MIME type served back, stored extension).
@@ -28,6 +39,14 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 MAX_FILES_PER_PROBLEM = 9
 _HEAD = 261  # bytes filetype needs to recognise every kind it knows
 _CHUNK = 64 * 1024
+MAX_PIXELS = 50_000_000  # a 50-megapixel photo is already more than any phone takes
+THUMB_SIZE = (320, 320)
+# PDF names that run something or carry another file: scripts, actions on opening or on a page
+# event, launching programs, embedded files, rich media and XFA forms.
+ACTIVE_PDF_NAMES = frozenset({"/JavaScript", "/JS", "/OpenAction", "/AA", "/Launch", "/EmbeddedFile",
+                              "/EmbeddedFiles", "/RichMedia", "/XFA", "/SubmitForm", "/ImportData"})
+_ACTIVE_PDF_RE = re.compile(rb"/(JavaScript|JS|OpenAction|Launch|EmbeddedFiles?|RichMedia|XFA)(?![A-Za-z0-9])")
+_PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
 
 
 def max_bytes() -> int:
@@ -51,6 +70,7 @@ class Checked:
     mime: str
     extension: str
     size: int
+    data: bytes | None = None  # what is stored instead of the upload (a re-encoded photo)
 
 
 @dataclass
@@ -85,7 +105,124 @@ def check(storage: FileStorage) -> Checked:
         raise UploadRefused(_l("文件“%(name)s”不是 JPG、PNG 图片或 PDF 文件（按文件内容判断，与扩展名无关）。",
                                name=name))
     mime, ext = ALLOWED[kind.extension]
-    return Checked(storage=storage, filename=name, mime=mime, extension=ext, size=size)
+    if ext == "pdf":
+        _check_pdf(storage, name)
+        return Checked(storage=storage, filename=name, mime=mime, extension=ext, size=size)
+    data = _clean_image(storage, ext, name)
+    return Checked(storage=storage, filename=name, mime=mime, extension=ext, size=len(data), data=data)
+
+
+def _open_image(stream, name: str) -> Image.Image:
+    """Decode fully, refusing decompression bombs and damaged files."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(stream)
+            if image.width * image.height > MAX_PIXELS:
+                raise UploadRefused(_l("图片“%(name)s”像素过多，请缩小后再上传。", name=name))
+            image.load()
+        except UploadRefused:
+            raise
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+            raise UploadRefused(_l("图片“%(name)s”像素过多，请缩小后再上传。", name=name)) from exc
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+            raise UploadRefused(_l("图片“%(name)s”已损坏，无法读取。", name=name)) from exc
+    return image
+
+
+def _clean_image(storage: FileStorage, ext: str, name: str) -> bytes:
+    """The photo re-encoded with its orientation applied and no metadata at all."""
+    stream = storage.stream
+    stream.seek(0)
+    image = _open_image(stream, name)
+    stream.seek(0)
+    image = ImageOps.exif_transpose(image)
+    if ext == "jpg":
+        image = image.convert("RGB") if image.mode not in ("RGB", "L") else image
+    elif image.mode not in ("RGB", "RGBA", "L", "LA"):
+        image = image.convert("RGBA")
+    # Pixels only: a new image carries no EXIF, XMP, ICC, comments or text chunks.
+    clean = Image.frombytes(image.mode, image.size, image.tobytes())
+    out = io.BytesIO()
+    if ext == "jpg":
+        clean.save(out, format="JPEG", quality=88, optimize=True)
+    else:
+        clean.save(out, format="PNG")
+    return out.getvalue()
+
+
+def thumbnail_bytes(data: bytes) -> bytes:
+    """A small JPEG of a (clean) photo, for lists and the problem page."""
+    image = _open_image(io.BytesIO(data), "thumbnail")
+    image.thumbnail(THUMB_SIZE)
+    if image.mode not in ("RGB", "L"):
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
+        image = background
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=80)
+    return out.getvalue()
+
+
+def _check_pdf(storage: FileStorage, name: str) -> None:
+    """Refuse a PDF that can run something or carries other files.
+
+    Two looks: the raw bytes with every compressed stream inflated (what a forgiving viewer would
+    reconstruct, even from a file without a valid cross-reference table), and, when pypdf can
+    parse the file, every object it holds."""
+    stream = storage.stream
+    stream.seek(0)
+    data = stream.read()
+    stream.seek(0)
+    refused = UploadRefused(_l("PDF 文件“%(name)s”含有脚本、自动动作或嵌入文件，出于安全原因不能上传。"
+                               "请打印为普通 PDF 后再上传。", name=name))
+    if any(_ACTIVE_PDF_RE.search(_PDF_NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), part))
+           for part in _pdf_parts(data)):
+        raise refused
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reader = PdfReader(io.BytesIO(data), strict=False)
+            if reader.is_encrypted:
+                raise UploadRefused(_l("PDF 文件“%(name)s”已加密，无法检查，请上传未加密的文件。", name=name))
+            for idnum, generation in _pdf_object_ids(reader):
+                obj = reader.get_object(IndirectObject(idnum, generation, reader))
+                if isinstance(obj, DictionaryObject) and ACTIVE_PDF_NAMES.intersection(obj.keys()) | (
+                        {obj.get("/S")} & ACTIVE_PDF_NAMES):
+                    raise refused
+    except UploadRefused:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError):
+        # Not parseable by pypdf: the inflated raw scan above is what stands.
+        return
+
+
+_PDF_STREAM = re.compile(rb"stream\r?\n(.*?)endstream", re.S)
+_MAX_INFLATED = 20 * 1024 * 1024
+
+
+def _pdf_parts(data: bytes):
+    """The file, then each of its streams inflated (at most ``_MAX_INFLATED`` bytes in all)."""
+    yield data
+    budget = _MAX_INFLATED
+    for match in _PDF_STREAM.finditer(data):
+        if budget <= 0:
+            return
+        inflater = zlib.decompressobj()
+        try:
+            part = inflater.decompress(match.group(1), budget)
+        except zlib.error:
+            continue
+        budget -= len(part)
+        yield part
+
+
+def _pdf_object_ids(reader: PdfReader):
+    for generation, objects in reader.xref.items():
+        for idnum in objects:
+            yield idnum, generation
+    for idnum in reader.xref_objStm:
+        yield idnum, 0
 
 
 def new_stored_name(extension: str) -> str:
@@ -102,25 +239,54 @@ def path_of(stored_name: str) -> Path:
     return path
 
 
+def thumbnail_name(stored_name: str) -> str:
+    """Where a photo's thumbnail lives: beside it, same random name."""
+    return f"{stored_name.rsplit('.', 1)[0]}.thumb.jpg"
+
+
+def _private_dir(path: Path) -> None:
+    base = upload_dir()
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def _open_private(path: Path):
+    """A new file only the app's user may read (0600, whatever the umask)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+
+
+def write_thumbnail(stored_name: str, data: bytes) -> Path:
+    """Make (or remake) the thumbnail of a stored photo."""
+    path = path_of(thumbnail_name(stored_name))
+    _private_dir(path.parent)
+    path.unlink(missing_ok=True)
+    with _open_private(path) as out:
+        out.write(thumbnail_bytes(data))
+    return path
+
+
 def store(checked: Checked) -> Stored:
     """Write the file under a new random name (never overwriting) and hash it on the way."""
     stored_name = new_stored_name(checked.extension)
     path = path_of(stored_name)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _private_dir(path.parent)
     digest = hashlib.sha256()
     size = 0
-    stream = checked.storage.stream
+    stream = io.BytesIO(checked.data) if checked.data is not None else checked.storage.stream
     stream.seek(0)
     try:
-        with open(path, "xb") as out:
+        with _open_private(path) as out:
             while chunk := stream.read(_CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
                 size += len(chunk)
             out.flush()
             os.fsync(out.fileno())
+        if checked.data is not None:
+            write_thumbnail(stored_name, checked.data)
     except BaseException:
         path.unlink(missing_ok=True)
+        path_of(thumbnail_name(stored_name)).unlink(missing_ok=True)
         raise
     return Stored(stored_name=stored_name, sha256=digest.hexdigest(), size=size)
 
@@ -130,5 +296,6 @@ def remove(stored_names) -> None:
     for name in stored_names:
         try:
             path_of(name).unlink(missing_ok=True)
+            path_of(thumbnail_name(name)).unlink(missing_ok=True)
         except (OSError, ValueError):
             current_app.logger.exception("could not remove upload %s", name)

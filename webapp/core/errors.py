@@ -4,6 +4,7 @@ operation refuses a request (``Conflict`` → 409, ``Invalid`` and ``FieldsInval
 from flask import render_template
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 
 from .extensions import db
 from .render import is_htmx
@@ -32,6 +33,14 @@ def init_errors(app) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(e):
         return _page(400, _l("表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试。"))
+
+    @app.errorhandler(DataError)
+    @app.errorhandler(OverflowError)
+    def out_of_range(e):
+        # A value the database cannot hold (a number too large for its column, a date beyond its
+        # calendar): the request is wrong, not the server. Forms bound their fields; this is the net.
+        db.session.rollback()
+        return _page(400, _l("输入的数值或日期超出允许范围。"))
 
     @app.errorhandler(500)
     def server_error(e):

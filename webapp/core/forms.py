@@ -7,7 +7,7 @@ field of another. Dates and times are typed in the district's local time.
 """
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -19,6 +19,35 @@ from wtforms.widgets import HiddenInput
 from . import clock
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+# Row ids are 32-bit integers on PostgreSQL: a larger number names no row and must never reach
+# the database (where it would be an error, not "not found").
+MAX_ID = 2**31 - 1
+
+
+# Every date a form accepts lies within the campaign's plausible years; a date a person sets
+# for work to be done (a deadline, an extension, a reply-by date) lies within a few years of today.
+# Beyond that a date is a typing slip or an attack (9999-12-31 made every page count working
+# days for seconds), and the working-day calendar is not defined there.
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2100, 12, 31)
+DEADLINE_YEARS = 5
+
+
+def date_error(day: date | None, *, ahead_years: int | None = None) -> str | None:
+    """Why ``day`` is refused (a Chinese message), or None when it is acceptable."""
+    if day is None:
+        return None
+    if isinstance(day, datetime):
+        day = day.date()
+    if not EARLIEST <= day <= LATEST:
+        return str(_l("日期须在 %(lo)s 至 %(hi)s 之间。", lo=EARLIEST.isoformat(), hi=LATEST.isoformat()))
+    if ahead_years is not None:
+        today = clock.today()
+        latest = today.replace(year=today.year + ahead_years, day=min(today.day, 28))
+        if day > latest:
+            return str(_l("日期不能晚于 %(day)s（今天起 %(years)d 年内）。", day=latest.isoformat(),
+                          years=ahead_years))
+    return None
 
 
 def strip(value):
@@ -31,9 +60,19 @@ def int_or_none(value):
     if value in (None, "", "None"):
         return None
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return None
+    return number if 0 < number <= MAX_ID else None
+
+
+def record_id(value) -> int:
+    """A ``coerce`` for checkbox lists of rows: a positive id in range, else ``ValueError``
+    (WTForms then shows the field's "invalid choice" error)."""
+    number = int(value)
+    if not 0 < number <= MAX_ID:
+        raise ValueError(value)
+    return number
 
 
 class Needed:
@@ -59,17 +98,40 @@ class Filled(Needed):
 
 
 class WholeNumberField(IntegerField):
-    """An integer field whose parse error is in Chinese."""
+    """An integer field whose parse error is in Chinese; beyond ±``MAX_ID`` is refused too
+    (no count, day or version the campaign keeps is that large, and the database could not hold it)."""
 
     def process_formdata(self, valuelist):
         try:
             super().process_formdata(valuelist)
         except ValueError as exc:
             raise ValueError(str(_l("请输入整数。"))) from exc
+        if self.data is not None and abs(self.data) > MAX_ID:
+            self.data = None
+            raise ValueError(str(_l("数字超出允许范围。")))
 
 
-class LocalDateField(DateField):
-    """An ``<input type=date>`` whose parse error is in Chinese."""
+class BoundedDate:
+    """Refuses a date outside the campaign's years (or, with ``ahead_years``, too far ahead),
+    before any other validator runs: the message is the field's, whatever else it requires."""
+
+    ahead_years: int | None = None
+
+    def pre_validate(self, form):
+        message = date_error(self.data, ahead_years=self.ahead_years)
+        if message:
+            raise StopValidation(message)
+
+
+class LocalDateField(BoundedDate, DateField):
+    """An ``<input type=date>`` whose parse error is in Chinese, bounded (``date_error``).
+
+    ``ahead_years=DEADLINE_YEARS`` for dates by which work is due."""
+
+    def __init__(self, label=None, validators=None, *, ahead_years: int | None = None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.ahead_years = ahead_years
+        self.render_kw = {"min": EARLIEST.isoformat(), "max": LATEST.isoformat(), **(self.render_kw or {})}
 
     def process_formdata(self, valuelist):
         try:
@@ -88,7 +150,7 @@ class LocalTimeField(TimeField):
             raise ValueError(str(_l("请输入有效的时间，例如 09:30。"))) from exc
 
 
-class LocalDateTimeField(DateTimeLocalField):
+class LocalDateTimeField(BoundedDate, DateTimeLocalField):
     """``<input type=datetime-local>`` read in Asia/Shanghai; ``utc`` gives the stored instant."""
 
     def __init__(self, label=None, validators=None, **kwargs):

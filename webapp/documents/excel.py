@@ -5,6 +5,8 @@ validate all of them and report each bad one before committing anything.
 """
 
 import io
+import re
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -12,11 +14,14 @@ from urllib.parse import quote
 from flask import Response
 from flask_babel import gettext as _
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import TYPE_STRING
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADER_FILL = PatternFill("solid", fgColor="F0F2F4")
+# Text a spreadsheet would read as a formula (or as the start of one, DDE included).
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -33,13 +38,13 @@ def build_workbook(sheets: Sequence[Sheet]) -> bytes:
     wb.remove(wb.active)
     for sheet in sheets:
         ws = wb.create_sheet(title=sheet.title[:31])
-        ws.append(list(sheet.headers))
+        _append_inert(ws, sheet.headers)
         for cell in ws[1]:
             cell.font = Font(bold=True)
             cell.fill = HEADER_FILL
             cell.alignment = Alignment(vertical="center")
         for row in sheet.rows:
-            ws.append(["" if v is None else v for v in row])
+            _append_inert(ws, row)
         for i, header in enumerate(sheet.headers, start=1):
             width = sheet.widths[i - 1] if i - 1 < len(sheet.widths) else max(10, len(str(header)) * 2 + 2)
             ws.column_dimensions[get_column_letter(i)].width = width
@@ -47,6 +52,21 @@ def build_workbook(sheets: Sequence[Sheet]) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _append_inert(ws, values) -> None:
+    """Append a row whose every text cell is stored as text, never as a formula.
+
+    openpyxl stores a string starting with ``=`` as a formula; a resident's complaint or a unit's
+    name typed as ``=HYPERLINK(...)`` or ``@SUM(...)`` would run in the office's Excel. Such text is
+    written as a plain string cell, so it shows exactly what was typed and cannot run.
+    """
+    values = ["" if v is None else v for v in values]
+    ws.append(values)
+    for cell, value in zip(ws[ws.max_row], values, strict=False):
+        if isinstance(value, str) and value.startswith(FORMULA_LEADS):
+            cell._value = value  # the public setter would infer a formula again
+            cell.data_type = TYPE_STRING
 
 
 def xlsx_response(filename: str, sheets: Sequence[Sheet]) -> Response:
@@ -60,16 +80,74 @@ class WorkbookError(ValueError):
     """The upload is not a readable .xlsx workbook (message in Chinese)."""
 
 
+# What an import of units or users can reasonably hold; anything larger is refused while reading.
+MAX_ROWS = 5000
+MAX_UNPACKED_BYTES = 50 * 1024 * 1024
+MAX_RATIO = 200  # a part that unpacks to more than 200× its packed size is a zip bomb
+
+
+def _check_package(data: bytes) -> None:
+    """Refuse, before openpyxl parses anything, a file that is not a zip, that unpacks too far,
+    or whose XML declares a DTD (entity expansion, external entities)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise WorkbookError(_("无法读取文件：请上传 .xlsx 格式的 Excel 工作簿。")) from exc
+    if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES or any(
+            m.file_size > MAX_RATIO * max(m.compress_size, 1024) for m in members):
+        raise WorkbookError(_("文件解压后过大，不像是正常的 Excel 工作簿，已拒绝。"))
+    for member in members:
+        if not member.filename.endswith((".xml", ".rels", ".vml")):
+            continue
+        try:
+            with archive.open(member) as part:
+                prolog = _prolog(part)
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as exc:
+            raise WorkbookError(_("无法读取文件：请上传 .xlsx 格式的 Excel 工作簿。")) from exc
+        if b"<!DOCTYPE" in prolog.upper() or b"<!ENTITY" in prolog.upper():
+            raise WorkbookError(_("文件中含有文档类型声明（DTD），出于安全原因已拒绝。"))
+
+
+_ROOT_ELEMENT = re.compile(rb"<[A-Za-z_]")
+
+
+def _prolog(part, limit: int = 1024 * 1024) -> bytes:
+    """What comes before the root element (where a DTD would be), read in chunks."""
+    seen = b""
+    while len(seen) < limit:
+        chunk = part.read(65536)
+        if not chunk:
+            return seen
+        seen += chunk
+        found = _ROOT_ELEMENT.search(seen)
+        if found:
+            return seen[:found.start()]
+    return seen
+
+
 def read_rows(data: bytes, expected_headers: Sequence[str]) -> list[tuple[int, dict]]:
     """Rows of the first sheet as ``(row_number, {header: value})``; blank rows skipped.
 
     Raises ``WorkbookError`` when the file is not a workbook or a required header is missing.
     """
+    _check_package(data)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        ws = wb.worksheets[0]
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds
         raise WorkbookError(_("无法读取文件：请上传 .xlsx 格式的 Excel 工作簿。")) from exc
-    ws = wb.worksheets[0]
+    try:
+        return _rows(ws, expected_headers)
+    except WorkbookError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged sheet fails while it is read
+        raise WorkbookError(_("无法读取文件：请上传 .xlsx 格式的 Excel 工作簿。")) from exc
+    finally:
+        wb.close()
+
+
+def _rows(ws, expected_headers: Sequence[str]) -> list[tuple[int, dict]]:
     rows = ws.iter_rows(values_only=True)
     try:
         header = [("" if h is None else str(h).strip()) for h in next(rows)]
@@ -80,9 +158,10 @@ def read_rows(data: bytes, expected_headers: Sequence[str]) -> list[tuple[int, d
         raise WorkbookError(_("缺少列：%(columns)s", columns="、".join(missing)))
     out = []
     for number, values in enumerate(rows, start=2):
+        if number > MAX_ROWS + 1:
+            raise WorkbookError(_("一次最多导入 %(max)d 行，请分批导入。", max=MAX_ROWS))
         if values is None or all(v is None or str(v).strip() == "" for v in values):
             continue
         record = {h: ("" if v is None else str(v).strip()) for h, v in zip(header, values, strict=False) if h}
         out.append((number, record))
-    wb.close()
     return out

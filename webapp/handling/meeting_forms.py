@@ -27,7 +27,7 @@ from wtforms.validators import AnyOf, Length, Optional
 from wtforms.widgets import HiddenInput
 
 from ..core.clock import LOCAL_TZ
-from ..core.forms import Filled, LocalDateField, LocalTimeField, Needed, new_token
+from ..core.forms import DEADLINE_YEARS, Filled, LocalDateField, LocalTimeField, Needed, new_token
 from ..core.forms import int_or_none as _int_or_none
 from ..core.forms import strip as _strip
 from ..org.forms import MultiCheckboxField
@@ -116,7 +116,7 @@ class DecisionEntry(Form):
     problem = SelectField(_l("问题"), coerce=_int_or_none, validate_choice=False)
     unit = SelectField(_l("责任单位"), coerce=_int_or_none, validate_choice=False)
     text = StringField(_l("事项"), filters=[_strip], validators=[Length(max=255, message=_l("事项最多 255 个字。"))])
-    due_on = LocalDateField(_l("完成时限"), validators=[Optional()])
+    due_on = LocalDateField(_l("完成时限"), validators=[Optional()], ahead_years=DEADLINE_YEARS)
 
     @property
     def blank(self) -> bool:

@@ -13,7 +13,7 @@ from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import AnyOf, Length, StopValidation
 
-from ..core.forms import LocalDateField, Needed, VersionedForm
+from ..core.forms import DEADLINE_YEARS, LocalDateField, Needed, VersionedForm
 from ..core.forms import strip as _strip
 
 TEXT_MAX = 2000
@@ -61,7 +61,8 @@ class PartFeedbackForm(_Tokened):
 class ExtensionForm(VersionedForm):
     """申请延期: the new deadline, the reason, the progress so far."""
 
-    new_deadline = LocalDateField(_l("申请延期至"), validators=[Needed(_l("请填写新的办理时限。"))])
+    new_deadline = LocalDateField(_l("申请延期至"), validators=[Needed(_l("请填写新的办理时限。"))],
+                                  ahead_years=DEADLINE_YEARS)
     reason = _text(_l("延期原因"), _l("请填写延期原因。"), REASON_MAX)
     progress = _text(_l("目前办理进展"), _l("请说明目前的办理进展。"))
 

@@ -18,7 +18,7 @@ from flask_wtf.file import MultipleFileField
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, Length, Optional, StopValidation
 
-from ..core.forms import LocalDateField, Needed, VersionedForm
+from ..core.forms import DEADLINE_YEARS, LocalDateField, Needed, VersionedForm, date_error
 from ..core.forms import int_or_none as _int_or_none
 from ..core.forms import strip as _strip
 from .operations import MAX_STEPS
@@ -45,7 +45,7 @@ class TaskBookForm(_BookForm):
         Length(max=64, message=_l("不能超过64个字。"))])
     measures = TextAreaField(_l("化解措施"), filters=[_strip], validators=[
         Length(max=TEXT_MAX, message=_l("不能超过%(n)d个字。", n=TEXT_MAX))])
-    deadline = LocalDateField(_l("完成时限"), validators=[Optional()])
+    deadline = LocalDateField(_l("完成时限"), validators=[Optional()], ahead_years=DEADLINE_YEARS)
     revision_reason = TextAreaField(_l("修订原因"), filters=[_strip], validators=[
         Length(max=NOTE_MAX, message=_l("不能超过%(n)d个字。", n=NOTE_MAX))])
 
@@ -99,6 +99,8 @@ class StepRow:
         """Shape only (a date that parses, a title that fits); completeness is the operation's."""
         if self.due_on and self.date is None:
             self.error = str(_l("请输入有效的日期。"))
+        elif date_error(self.date, ahead_years=DEADLINE_YEARS):
+            self.error = date_error(self.date, ahead_years=DEADLINE_YEARS)
         elif len(self.title) > TITLE_MAX:
             self.error = str(_l("步骤内容不能超过%(n)d个字。", n=TITLE_MAX))
         return self.error is None

@@ -8,7 +8,7 @@ from wtforms.validators import AnyOf, Length, StopValidation
 from wtforms.widgets import HiddenInput
 
 from ..core import clock
-from ..core.forms import LocalDateField, Needed
+from ..core.forms import LocalDateField, Needed, record_id
 from ..core.forms import int_or_none as _int_or_none
 from ..core.forms import strip as _strip
 from ..org.forms import MultiCheckboxField
@@ -48,7 +48,7 @@ class RecordForm(FlaskForm):
         Needed(_l("请填写作出决定的机关或领导。")),
         Length(max=DECIDED_BY_MAX, message=_l("决定机关（人）不能超过%(max)d字。"))])
     problems = TextAreaField(_l("涉及的问题编号"), filters=[_strip])
-    flags = MultiCheckboxField(_l("关联的线索"), coerce=int, validate_choice=False)
+    flags = MultiCheckboxField(_l("关联的线索"), coerce=record_id, validate_choice=False)
 
     def validate_decided_on(self, field):
         # The operation says the same; here it lands at the field with the others at once.

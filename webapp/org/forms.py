@@ -8,6 +8,7 @@ from wtforms import HiddenField, SelectChoice, SelectField, SelectMultipleField,
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..core.forms import record_id
 from .models import ALLOWED_PARENTS, UnitKind
 from .queries import COVERED_KINDS, LEAD_KINDS, PARENT_KINDS, active_units_of
 
@@ -47,7 +48,7 @@ class _UnitFields(FlaskForm):
     note = StringField(_l("备注"), filters=[_strip], validators=[Optional(), Length(max=255)])
     # Work groups only (the operation refuses them on other kinds).
     lead_unit = SelectField(_l("牵头单位"), coerce=_int_or_none, validate_choice=False)
-    covered_units = MultiCheckboxField(_l("覆盖单位"), coerce=int, validate_choice=False)
+    covered_units = MultiCheckboxField(_l("覆盖单位"), coerce=record_id, validate_choice=False)
 
     def load_work_group_choices(self) -> None:
         self.lead_unit.choices = unit_choices(active_units_of(LEAD_KINDS), blank=_("（请选择）"))

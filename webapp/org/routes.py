@@ -274,7 +274,9 @@ def import_units():
         try:
             rows = read_rows(upload.read(), excel.REQUIRED_HEADERS)
         except WorkbookError as exc:
+            # The file itself is refused (not a workbook, a DTD, a zip bomb, too many rows).
             form.file.errors.append(str(exc))
+            return render_template("org/import.html", form=form, errors=errors), 400
         else:
             plan, errors = excel.plan_import(rows)
             if not errors:

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, TextAreaField
 from wtforms.validators import Length, Optional, ValidationError
 
-from ..core.forms import Filled, LocalDateField, Needed, VersionedForm, new_token
+from ..core.forms import DEADLINE_YEARS, Filled, LocalDateField, Needed, VersionedForm, new_token
 from ..core.forms import strip as _strip
 from .notices import TEXT_MAX, reply_by_error
 
@@ -24,7 +24,8 @@ class IssueForm(VersionedForm):
         Needed(_l("请写明存在的问题（什么事项逾期或滞后）。")), Length(max=TEXT_MAX, message=TOO_LONG)])
     requirement = TextAreaField(_l("督办要求"), filters=[_strip], validators=[
         Needed(_l("请写明督办要求。")), Length(max=TEXT_MAX, message=TOO_LONG)])
-    reply_by = LocalDateField(_l("反馈时限"), validators=[Filled(_l("请填写反馈时限。"))])
+    reply_by = LocalDateField(_l("反馈时限"), validators=[Filled(_l("请填写反馈时限。"))],
+                              ahead_years=DEADLINE_YEARS)
 
     def validate_reply_by(self, field):
         # The operation's own rule, so that every message shows at once.

@@ -14,7 +14,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import (
-    DateField,
     FieldList,
     Form,
     FormField,
@@ -28,6 +27,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from ..core import clock
+from ..core.forms import LocalDateField as BoundedDateField
 from ..core.forms import int_or_none as _int_or_none
 from .models import HouseholdKind
 
@@ -99,8 +99,8 @@ def _id_check(form, field):
     field.data = normal
 
 
-class LocalDateField(DateField):
-    """A date field with a Chinese message for unreadable input."""
+class LocalDateField(BoundedDateField):
+    """A date field with a Chinese message for unreadable input (bounded like every date)."""
 
     def process_formdata(self, valuelist):
         try:
