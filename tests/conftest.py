@@ -87,6 +87,8 @@ def _test_config(tmp: Path, url: str) -> dict:
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": url,
         "SECRET_KEY": "test-secret",
+        "AUDIT_HMAC_KEY": "test-audit-key",
+        "AUDIT_ANCHOR_FILE": str(tmp / "audit-anchors.log"),
         "UPLOAD_DIR": str(tmp / "uploads"),
         "JOBS_DIR": str(tmp / "jobs"),
         # Tasks run at once where they are enqueued (a test that wants a consumer sets a queue).

@@ -140,10 +140,26 @@ def register_cli(app: Flask) -> None:
 
     @audit_group.command("verify")
     def audit_verify():
-        """Recompute the audit hash chain; exit 1 at the first broken link."""
-        report = verify_chain()
+        """Recompute the keyed audit chain and compare it with the anchor file; exit 1 when
+        a row was edited, deleted (the tail included), inserted or recomputed, naming each."""
+        from .core import anchors
+
+        report = verify_chain(anchors.read_anchors())
         if report.ok:
-            click.echo(f"audit chain intact: {report.checked} events")
+            extra = f", {report.unkeyed} of them from before keying" if report.unkeyed else ""
+            click.echo(f"audit chain intact: {report.checked} events{extra}; {report.anchors} anchors match")
             return
-        click.echo(f"audit chain BROKEN after {report.checked} good events: {report.problem} (event {report.event_id})", err=True)
+        click.echo(f"audit chain BROKEN: {len(report.findings)} problem(s), {report.checked} good events", err=True)
+        for finding in report.findings:
+            click.echo(f"  - {finding}", err=True)
         raise SystemExit(1)
+
+    @audit_group.command("anchor")
+    def audit_anchor():
+        """Write the chain's head (position, id, hash, time) to the anchor file; audited."""
+        from .core import anchors
+
+        anchor = anchors.write_anchor("cli")
+        db.session.commit()
+        click.echo(f"anchored seq {anchor.seq} (event {anchor.event_id}) hash {anchor.hash} "
+                   f"at {anchor.at.isoformat()} in {anchors.anchor_path()}")
