@@ -89,6 +89,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from .accounts.admin import bp as users_bp
+    from .accounts.role_change_routes import bp as role_changes_bp
     from .accounts.routes import bp as accounts_bp
     from .accounts.security_admin import bp as security_bp
     from .audit.routes import bp as audit_bp
@@ -120,6 +121,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(org_bp)
     app.register_blueprint(users_bp)
     app.register_blueprint(security_bp)
+    app.register_blueprint(role_changes_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(intake_bp)

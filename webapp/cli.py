@@ -118,7 +118,8 @@ def register_cli(app: Flask) -> None:
     @users_group.command("reset-password")
     @click.argument("username")
     def users_reset_password(username: str):
-        """Give USERNAME a temporary password (changed at next login); audited.
+        """Give USERNAME a one-time reset code (24 hours; the owner sets a password at
+        /login/reset) and unlock the account; audited.
 
         The way back in for the security or audit admin, whose accounts the system admin may not
         reset (三员分立)."""
@@ -130,9 +131,9 @@ def register_cli(app: Flask) -> None:
         user = db.session.scalar(select(User).where(User.username == username))
         if user is None:
             raise click.ClickException(f"no such user: {username}")
-        password = reset_password(user, None)
+        code = reset_password(user, None)
         db.session.commit()
-        click.echo(f"temporary password for {username}: {password}")
+        click.echo(f"one-time reset code for {username} (valid 24 h, to be used at /login/reset): {code}")
 
     @app.cli.group("audit")
     def audit_group():

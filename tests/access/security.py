@@ -9,6 +9,7 @@ from webapp.core.extensions import db
 from . import Rule
 
 SECADMIN = {"secadmin"}
+ADMINS = {"sysadmin", "secadmin", "auditor"}
 
 
 def _user(username: str) -> User:
@@ -36,7 +37,32 @@ def _policy_data(_objects) -> dict:
     return data
 
 
+def _change(_objects):
+    """A pending two-person role change (the desk operator to no role, asked by the security admin)."""
+    from webapp.accounts.models import RoleChange, RoleChangeStatus
+    from webapp.core import clock
+
+    db.session.commit()
+    change = db.session.scalar(select(RoleChange))
+    if change is None:
+        desk = _user("desk")
+        change = RoleChange(user=desk, from_role=desk.role, to_role=None, status=RoleChangeStatus.pending,
+                            requested_by=_user("secadmin"), requested_at=clock.now())
+        db.session.add(change)
+        db.session.commit()
+    return change
+
+
+def _decision(_objects) -> dict:
+    return {"version": str(_change(_objects).version)}
+
+
 RULES = [
+    Rule("role_changes.index", "/admin/role-changes/", ADMINS),
+    Rule("role_changes.approve", lambda o: f"/admin/role-changes/{_change(o).id}/approve", ADMINS,
+         method="POST", data=_decision),
+    Rule("role_changes.reject", lambda o: f"/admin/role-changes/{_change(o).id}/reject", ADMINS,
+         method="POST", data=_decision),
     Rule("security.roles", "/admin/security/roles", SECADMIN),
     Rule("security.user_role", _role_path, SECADMIN),
     Rule("security.user_role", _role_path, SECADMIN, method="POST", data=_role_data, note="post"),

@@ -116,7 +116,8 @@ def edit(user_id: int):
         if not form.unit.errors:
             try:
                 changed = admin_operations.update_user(user, full_name=form.full_name.data,
-                                                       phone=form.phone.data, unit=unit)
+                                                       phone=form.phone.data, unit=unit,
+                                                       actor=current_user._get_current_object())
                 db.session.commit()
             except StaleDataError:
                 return _edit_conflict(form, user)

@@ -120,7 +120,10 @@ def user_role(user_id: int):
         db.session.rollback()
         form.role.errors.append(str(exc))
         return _role_page(user, form, 403 if user.id == current_user.id else 200)
-    if changed:
+    if changed == ops.PENDING:
+        flash(_("管理员角色的变更已提交，须由另一名管理员批准后生效。"), "warning")
+        return redirect(url_for("role_changes.index"))
+    if changed == ops.CHANGED:
         flash(_("已将 %(name)s（%(username)s）的角色设为“%(role)s”。",
                 name=user.full_name, username=user.username, role=user.role_label), "success")
     else:
