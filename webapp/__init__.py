@@ -92,6 +92,7 @@ def _register_blueprints(app: Flask) -> None:
     from .accounts.role_change_routes import bp as role_changes_bp
     from .accounts.routes import bp as accounts_bp
     from .accounts.security_admin import bp as security_bp
+    from .accounts.totp_routes import bp as totp_bp
     from .audit.routes import bp as audit_bp
     from .cases.intake_routes import bp as intake_bp
     from .cases.list_routes import bp as lists_bp
@@ -122,6 +123,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(users_bp)
     app.register_blueprint(security_bp)
     app.register_blueprint(role_changes_bp)
+    app.register_blueprint(totp_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(intake_bp)

@@ -30,6 +30,21 @@ def upgrade():
         batch_op.add_column(sa.Column('reset_code_hash', sa.String(length=255), nullable=True))
         batch_op.add_column(sa.Column('reset_code_expires_at', webapp.core.types.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column('reset_notice_at', webapp.core.types.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('totp_secret', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('totp_enrolled_at', webapp.core.types.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('totp_last_step', sa.Integer(), nullable=True))
+    with op.batch_alter_table('security_policy', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('totp_roles', sa.String(length=255), server_default='', nullable=False))
+    op.create_table('recovery_codes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('used_at', webapp.core.types.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_recovery_codes_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_recovery_codes'))
+    )
+    with op.batch_alter_table('recovery_codes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_recovery_codes_user_id'), ['user_id'], unique=False)
     with op.batch_alter_table('user_sessions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('epoch', sa.Integer(), server_default='0', nullable=False))
     roles = ('cadre', 'group_lead', 'handler', 'unit_leader', 'desk', 'office', 'leader', 'sysadmin', 'secadmin', 'auditor')
@@ -56,9 +71,15 @@ def upgrade():
 
 def downgrade():
     op.drop_table('role_changes')
+    op.drop_table('recovery_codes')
+    with op.batch_alter_table('security_policy', schema=None) as batch_op:
+        batch_op.drop_column('totp_roles')
     with op.batch_alter_table('user_sessions', schema=None) as batch_op:
         batch_op.drop_column('epoch')
     with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('totp_last_step')
+        batch_op.drop_column('totp_enrolled_at')
+        batch_op.drop_column('totp_secret')
         batch_op.drop_column('reset_notice_at')
         batch_op.drop_column('reset_code_expires_at')
         batch_op.drop_column('reset_code_hash')

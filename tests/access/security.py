@@ -30,7 +30,7 @@ def _policy_data(_objects) -> dict:
     db.session.commit()
     policy = current_policy()
     values = policy_values(policy)
-    data = {k: str(v) for k, v in values.items() if k != "forbid_username"}
+    data = {k: str(v) for k, v in values.items() if k not in ("forbid_username", "totp_roles")}
     if values["forbid_username"]:
         data["forbid_username"] = "y"
     data["version"] = str(policy.version)
@@ -68,6 +68,8 @@ RULES = [
     Rule("security.user_role", _role_path, SECADMIN, method="POST", data=_role_data, note="post"),
     Rule("security.unlock", lambda o: f"/admin/security/users/{_user('town').id}/unlock", SECADMIN,
          method="POST"),
+    Rule("security.totp_reset", lambda o: f"/admin/security/users/{_user('town').id}/totp-reset", SECADMIN,
+         method="POST", note="not enrolled: nothing to clear"),
     Rule("security.policy", "/admin/security/policy", SECADMIN),
     Rule("security.policy", "/admin/security/policy", SECADMIN, method="POST", data=_policy_data,
          note="post"),

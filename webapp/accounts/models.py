@@ -45,6 +45,11 @@ class User(UserMixin, db.Model):
     reset_code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When a reset code was issued and the owner has not been told yet (a line at next login).
     reset_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # TOTP second factor (accounts.totp): the shared secret, when enrolled, and the last time
+    # step accepted (a code is never accepted twice).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     version: Mapped[int] = mapped_column(default=1)
 
@@ -89,6 +94,17 @@ class UserSession(db.Model):
     epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     user: Mapped[User] = relationship()
+
+
+class RecoveryCode(db.Model):
+    """One of the ten one-time recovery codes of a TOTP enrolment (its keyed hash only)."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class RoleChangeStatus(enum.StrEnum):
@@ -138,6 +154,8 @@ class SecurityPolicy(db.Model):
     lockout_minutes: Mapped[int] = mapped_column(default=15)
     idle_minutes: Mapped[int] = mapped_column(default=30)
     absolute_hours: Mapped[int] = mapped_column(default=12)
+    # Casework roles that must use TOTP too (comma-separated values); the admin roles always do.
+    totp_roles: Mapped[str] = mapped_column(String(255), default="", server_default="")
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -156,4 +174,5 @@ def current_policy() -> SecurityPolicy:
         lockout_minutes=15,
         idle_minutes=30,
         absolute_hours=12,
+        totp_roles="",
     )

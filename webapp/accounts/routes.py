@@ -9,7 +9,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..core.extensions import db
 from ..core.gates import public
-from . import auth, reset_codes
+from . import auth, reset_codes, totp, totp_routes
 from .forms import ChangePasswordForm, LoginForm, ResetWithCodeForm
 from .gates import any_user
 from .models import User, current_policy
@@ -38,6 +38,10 @@ def login():
     expired = session.pop("expired", None)
     if form.validate_on_submit():
         result = auth.attempt_login(form.username.data, form.password.data)
+        if result.ok and totp.enrolled(result.user):
+            totp_routes.begin(result.user, _safe_next(request.args.get("next")))
+            db.session.commit()
+            return redirect(url_for("totp.login_step"))
         if result.ok:
             auth.start_session(result.user)
             notice = reset_codes.take_notice(result.user)
