@@ -135,6 +135,35 @@ def register_cli(app: Flask) -> None:
         db.session.commit()
         click.echo(f"one-time reset code for {username} (valid 24 h, to be used at /login/reset): {code}")
 
+    @app.cli.group("residents")
+    def residents_group():
+        """Residents' personal data."""
+
+    @residents_group.command("purge")
+    @click.option("--after-days", type=click.IntRange(0, 3650), default=None,
+                  help="Days after the campaign deadline (default: RESIDENT_PURGE_AFTER_DAYS).")
+    @click.option("--dry-run", is_flag=True, help="Count what would be anonymised; change nothing.")
+    def residents_purge(after_days, dry_run):
+        """Anonymise the residents of ended problems once the campaign has been closed long enough."""
+        from flask import current_app
+
+        from .cases import retention
+        from .core import clock
+
+        days = current_app.config["RESIDENT_PURGE_AFTER_DAYS"] if after_days is None else after_days
+        try:
+            result = retention.purge(days, clock.today(), dry_run=dry_run)
+        except retention.NoDeadline as exc:
+            raise click.ClickException(
+                "the office has not saved the campaign deadline (活动设置 → 活动截止日期); nothing purged") from exc
+        except retention.TooEarly as exc:
+            raise click.ClickException(
+                f"the campaign has not been closed {days} days yet: possible from {exc.args[0].isoformat()}") from exc
+        if not dry_run:
+            db.session.commit()
+        verb = "would anonymise" if dry_run else "anonymised"
+        click.echo(f"{verb} the residents of {result.problems} ended problems and {result.visits} visits")
+
     @app.cli.group("backup")
     def backup_group():
         """Backups of the database, the uploads and the audit anchors."""

@@ -46,6 +46,8 @@ def load_config(instance_path: str) -> dict:
         "AUDIT_ANCHOR_FILE": os.environ.get("AUDIT_ANCHOR_FILE", str(Path(instance_path) / "audit-anchors.log")),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR", str(Path(instance_path) / "uploads")),
+        # ``flask residents purge``: days after the campaign deadline before residents are anonymised.
+        "RESIDENT_PURGE_AFTER_DAYS": int(os.environ.get("RESIDENT_PURGE_AFTER_DAYS", "180")),
         # Where ``flask backup create`` writes its archives (a 0700 folder; copy them off the host).
         "BACKUP_DIR": os.environ.get("BACKUP_DIR", str(Path(instance_path) / "backups")),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024,
