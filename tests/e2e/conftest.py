@@ -138,7 +138,8 @@ def fresh_live_server(database_url, tmp_path):
         yield server
 
 
-# The server of the running test (the login helper reads the demo admins' TOTP step through it).
+# The server of the running test (the login helper reads the demo admins' TOTP step through it);
+# set where the browser contexts get their base URL, whichever ``server`` a module defines.
 CURRENT: dict[str, LiveServer] = {}
 
 
@@ -146,8 +147,7 @@ CURRENT: dict[str, LiveServer] = {}
 def server(request) -> LiveServer:
     """The server the test's browser context talks to."""
     name = "fresh_live_server" if "fresh_live_server" in request.fixturenames else "live_server"
-    CURRENT["server"] = request.getfixturevalue(name)
-    return CURRENT["server"]
+    return request.getfixturevalue(name)
 
 
 # --- the browser -----------------------------------------------------------------------------
@@ -174,6 +174,7 @@ def base_url():
 
 @pytest.fixture
 def browser_context_args(browser_context_args, server):
+    CURRENT["server"] = server
     return {**browser_context_args, "base_url": server.url, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
 
 
