@@ -57,7 +57,7 @@ def redeem(app, username: str, code: str, password: str = NEW_PASSWORD):
     return b.post("/login/reset", {"username": username, "code": code, "new": password, "confirm": password})
 
 
-def temporary_passwords(html: str) -> dict[str, str]:
+def shown_codes(html: str) -> dict[str, str]:
     rows = re.findall(r'<td><a href="/admin/users/\d+/edit">([^<]+)</a></td>.*?<code class="secret">([^<]+)</code>',
                       html, re.S)
     return dict(rows)
@@ -113,7 +113,7 @@ def test_list_is_paginated(admin, app):
     assert ">tashan24</a>" in second and ">tashan00</a>" not in second
 
 
-def test_create_user_without_role_and_with_a_temporary_password(admin, app):
+def test_create_user_without_role_and_with_a_one_time_reset_code(admin, app):
     form = text(admin.get("/admin/users/new"))
     assert 'name="role"' not in form
     town = unit("潘安湖街道")
@@ -121,7 +121,7 @@ def test_create_user_without_role_and_with_a_temporary_password(admin, app):
                                            "unit": str(town.id), "role": "office"})
     assert resp.status_code == 200
     page = text(resp)
-    code = temporary_passwords(page)["liwei"]
+    code = shown_codes(page)["liwei"]
     assert "一次性重置码只显示这一次" in page
     fresh()
     new = user("liwei")
@@ -236,7 +236,7 @@ def test_sysadmin_cannot_deactivate_or_reset_themselves(admin):
     assert user("sysadmin").is_active_account and events("user.deactivate") == []
 
 
-def test_reset_password_unlocks_and_forces_a_change(admin, app):
+def test_reset_gives_a_one_time_code_and_unlocks(admin, app):
     target = user("townlead")
     target.locked_until = clock.now() + timedelta(minutes=10)
     target.failed_logins = 3
@@ -244,7 +244,7 @@ def test_reset_password_unlocks_and_forces_a_change(admin, app):
     target = user("townlead")
     resp = admin.post(f"/admin/users/{target.id}/reset-password", {"version": str(target.version)})
     assert resp.status_code == 200
-    code = temporary_passwords(text(resp))["townlead"]
+    code = shown_codes(text(resp))["townlead"]
     fresh()
     target = user("townlead")
     assert target.locked_until is None and target.failed_logins == 0
@@ -272,14 +272,14 @@ def test_export_reads_back_with_openpyxl(admin):
     assert detail(events("users.export")[0])["count"] == 12
 
 
-def test_import_of_a_good_file_creates_accounts_with_temporary_passwords(admin, app):
+def test_import_of_a_good_file_creates_accounts_with_shown_codes(admin, app):
     rows = [
         ["wangfang", "王芳", "13800001234", "潘安湖街道", "", ""],
         ["liuyang", "刘洋", 13900005678, "区民政局", "区活动办", "启用"],  # the role column is ignored
     ]
     resp = upload(admin, xlsx(rows))
     assert resp.status_code == 200
-    passwords = temporary_passwords(text(resp))
+    passwords = shown_codes(text(resp))
     assert set(passwords) == {"wangfang", "liuyang"}
     fresh()
     assert user("liuyang").phone == "13900005678" and user("liuyang").role is None
