@@ -8,6 +8,8 @@ The audit rows already in the database keep their unkeyed SHA-256 hashes: ``alg`
 the server default ``'sha256'`` (no row is updated, so the append-only triggers do not fire), and
 the chain verifies them as its beginning, sealed by the HMAC of the first keyed row after them.
 Run ``flask audit anchor`` right after the upgrade so the anchor file pins that keyed row too.
+A downgrade drops the head's keyed seal; after upgrading again, ``flask audit verify`` reports the
+head until the next audited event seals it anew (the rows themselves still verify by their HMAC).
 """
 from alembic import op
 import sqlalchemy as sa

@@ -210,3 +210,12 @@ def test_the_daily_anchor_runs_on_the_schedule(app):
     schedule.daily_audit_anchor.enqueue()  # once per local day
     assert len(anchors.read_anchors()) == 1
     assert full_check().ok
+
+
+def test_a_keyed_row_is_keyed_whatever_its_alg_says(app):
+    """A schema downgrade and upgrade resets ``alg`` to 'sha256' on every row: the HMAC decides."""
+    events(3)
+    drop_guard()
+    db.session.execute(sa.text("UPDATE audit_events SET alg = 'sha256'"))
+    report = full_check()
+    assert report.ok and report.unkeyed == 0

@@ -14,7 +14,7 @@ too, so cutting rows off the end and moving the head back shows. What even the k
 
 Rows written before the chain was keyed carry ``alg = 'sha256'`` (the unkeyed digest of the same
 canonical form); they are accepted only as the chain's beginning, before the first keyed row,
-whose HMAC covers the last of them. ``verify_chain()`` recomputes everything (``flask audit
+whose HMAC covers the last of them. A row whose HMAC holds is keyed whatever its ``alg`` says. ``verify_chain()`` recomputes everything (``flask audit
 verify`` and the audit admin's page) and names every broken row.
 """
 
@@ -274,16 +274,16 @@ def verify_chain(anchors: Iterable | None = None, batch: int = 5000) -> ChainRep
                 found("inserted", ev)
             if ev.prev_hash != prev:
                 found("link", ev)
-            if ev.alg == UNKEYED and not keyed_seen:
-                if _unkeyed(ev) != ev.hash:
-                    found("edited", ev)
-                else:
-                    unkeyed += 1
-            elif ev.alg == UNKEYED:
-                found("downgraded", ev)
-            elif not hmac.compare_digest(_digest(ev), ev.hash):
-                found("recomputed" if _unkeyed(ev) == ev.hash else "edited", ev)
-            keyed_seen = keyed_seen or ev.alg != UNKEYED
+            # The HMAC decides; ``alg`` only names what the row claims (it is not hashed, and a
+            # downgrade and upgrade of the schema resets it to 'sha256').
+            if hmac.compare_digest(_digest(ev), ev.hash):
+                keyed_seen = True
+            elif _unkeyed(ev) != ev.hash:
+                found("edited", ev)
+            elif keyed_seen or ev.alg == KEYED:
+                found("downgraded" if ev.alg == UNKEYED else "recomputed", ev)
+            else:
+                unkeyed += 1
             anchor = anchored.get(ev.seq)
             if anchor is not None and anchor.hash != ev.hash:
                 found("anchor_changed", ev)
@@ -303,7 +303,7 @@ def verify_chain(anchors: Iterable | None = None, batch: int = 5000) -> ChainRep
     else:
         if head.last_hash != prev or head.count != last_seq:
             found("tail")
-        if keyed_seen and (
+        if (keyed_seen or head.seal is not None) and (
             head.seal is None
             or not hmac.compare_digest(head.seal, head_seal(head.count, head.last_event_id, head.last_hash))
         ):
