@@ -17,7 +17,8 @@ from webapp.core.extensions import db
 from webapp.core.tasks import ScheduledRun
 from webapp.integrity.models import Flag
 
-DAILY = [schedule.daily_supervision_sweep, schedule.daily_integrity_scan, schedule.daily_job_results_expiry]
+DAILY = [schedule.daily_supervision_sweep, schedule.daily_integrity_scan, schedule.daily_job_results_expiry,
+         schedule.daily_audit_anchor]
 
 
 def local(y, m, d, hh, mm) -> datetime:
@@ -53,6 +54,7 @@ def test_daily_tasks_start_at_their_minute_of_the_district_day(app, tmp_path):
     assert starting(local(2026, 3, 2, 0, 5)) == ["webapp.schedule.daily_supervision_sweep"]
     assert starting(local(2026, 3, 2, 0, 15)) == ["webapp.schedule.daily_integrity_scan"]
     assert starting(local(2026, 3, 2, 0, 35)) == ["webapp.schedule.daily_job_results_expiry"]
+    assert starting(local(2026, 3, 2, 0, 45)) == ["webapp.schedule.daily_audit_anchor"]
     assert starting(local(2026, 3, 2, 0, 6)) == []
     # Offered again each hour (a consumer down at 00:05 catches up); once a day is the claim's job.
     assert starting(local(2026, 3, 2, 9, 5)) == ["webapp.schedule.daily_supervision_sweep"]

@@ -119,8 +119,10 @@ def _private_paths(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from .accounts.admin import bp as users_bp
+    from .accounts.role_change_routes import bp as role_changes_bp
     from .accounts.routes import bp as accounts_bp
     from .accounts.security_admin import bp as security_bp
+    from .accounts.totp_routes import bp as totp_bp
     from .api.admin_routes import bp as api_keys_bp
     from .api.routes import bp as open311_bp
     from .audit.routes import bp as audit_bp
@@ -157,6 +159,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(org_bp)
     app.register_blueprint(users_bp)
     app.register_blueprint(security_bp)
+    app.register_blueprint(role_changes_bp)
+    app.register_blueprint(totp_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(visits_bp)

@@ -141,7 +141,8 @@ def register_cli(app: Flask) -> None:
     @users_group.command("reset-password")
     @click.argument("username")
     def users_reset_password(username: str):
-        """Give USERNAME a temporary password (changed at next login); audited.
+        """Give USERNAME a one-time reset code (24 hours; the owner sets a password at
+        /login/reset) and unlock the account; audited.
 
         The way back in for the security or audit admin, whose accounts the system admin may not
         reset (三员分立)."""
@@ -153,9 +154,81 @@ def register_cli(app: Flask) -> None:
         user = db.session.scalar(select(User).where(User.username == username))
         if user is None:
             raise click.ClickException(f"no such user: {username}")
-        password = reset_password(user, None)
+        code = reset_password(user, None)
         db.session.commit()
-        click.echo(f"temporary password for {username}: {password}")
+        click.echo(f"one-time reset code for {username} (valid 24 h, to be used at /login/reset): {code}")
+
+    @app.cli.group("residents")
+    def residents_group():
+        """Residents' personal data."""
+
+    @residents_group.command("purge")
+    @click.option("--after-days", type=click.IntRange(0, 3650), default=None,
+                  help="Days after the campaign deadline (default: RESIDENT_PURGE_AFTER_DAYS).")
+    @click.option("--dry-run", is_flag=True, help="Count what would be anonymised; change nothing.")
+    def residents_purge(after_days, dry_run):
+        """Anonymise the residents of ended problems once the campaign has been closed long enough."""
+        from flask import current_app
+
+        from .cases import retention
+        from .core import clock
+
+        days = current_app.config["RESIDENT_PURGE_AFTER_DAYS"] if after_days is None else after_days
+        try:
+            result = retention.purge(days, clock.today(), dry_run=dry_run)
+        except retention.NoDeadline as exc:
+            raise click.ClickException(
+                "the office has not saved the campaign deadline (活动设置 → 活动截止日期); nothing purged") from exc
+        except retention.TooEarly as exc:
+            raise click.ClickException(
+                f"the campaign has not been closed {days} days yet: possible from {exc.args[0].isoformat()}") from exc
+        if not dry_run:
+            db.session.commit()
+        verb = "would anonymise" if dry_run else "anonymised"
+        click.echo(f"{verb} the residents of {result.problems} ended problems and {result.visits} visits")
+
+    @app.cli.group("backup")
+    def backup_group():
+        """Backups of the database, the uploads and the audit anchors."""
+
+    @backup_group.command("create")
+    @click.option("--dir", "dest", default=None, help="Folder for the archive (default: BACKUP_DIR).")
+    def backup_create(dest):
+        """Write one archive (0600) with the database, the uploads, the anchor file and a manifest."""
+        from flask import current_app
+
+        from .core import audit, backup
+
+        archive = backup.create(dest or current_app.config["BACKUP_DIR"])
+        audit.record("backup.created", object_type="backup", detail={"file": archive.name})
+        db.session.commit()
+        click.echo(f"backup written: {archive}")
+
+    @backup_group.command("restore")
+    @click.argument("archive")
+    @click.option("--force", is_flag=True, help="Replace a database and uploads that are not empty.")
+    def backup_restore(archive, force):
+        """Check ARCHIVE against its manifest, load it, and prove it: equal row counts and an
+        audit chain that verifies against the restored anchors (exit 1 otherwise)."""
+        from .core import audit, backup
+
+        try:
+            report = backup.restore(archive, force=force)
+        except backup.BackupError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"restored {sum(report.tables.values())} rows in {len(report.tables)} tables, "
+                   f"{report.files} uploaded files")
+        for table, (want, got) in report.mismatched.items():
+            click.echo(f"  row count of {table}: {got}, the backup had {want}", err=True)
+        if report.chain.ok:
+            click.echo(f"audit chain intact: {report.chain.checked} events; {report.chain.anchors} anchors match")
+        else:
+            for finding in report.chain.findings:
+                click.echo(f"  audit: {finding}", err=True)
+        if not report.ok:
+            raise SystemExit(1)
+        audit.record("backup.restored", object_type="backup", detail={"file": str(archive)[-200:]})
+        db.session.commit()
 
     @app.cli.group("audit")
     def audit_group():
@@ -163,10 +236,26 @@ def register_cli(app: Flask) -> None:
 
     @audit_group.command("verify")
     def audit_verify():
-        """Recompute the audit hash chain; exit 1 at the first broken link."""
-        report = verify_chain()
+        """Recompute the keyed audit chain and compare it with the anchor file; exit 1 when
+        a row was edited, deleted (the tail included), inserted or recomputed, naming each."""
+        from .core import anchors
+
+        report = verify_chain(anchors.read_anchors())
         if report.ok:
-            click.echo(f"audit chain intact: {report.checked} events")
+            extra = f", {report.unkeyed} of them from before keying" if report.unkeyed else ""
+            click.echo(f"audit chain intact: {report.checked} events{extra}; {report.anchors} anchors match")
             return
-        click.echo(f"audit chain BROKEN after {report.checked} good events: {report.problem} (event {report.event_id})", err=True)
+        click.echo(f"audit chain BROKEN: {len(report.findings)} problem(s), {report.checked} good events", err=True)
+        for finding in report.findings:
+            click.echo(f"  - {finding}", err=True)
         raise SystemExit(1)
+
+    @audit_group.command("anchor")
+    def audit_anchor():
+        """Write the chain's head (position, id, hash, time) to the anchor file; audited."""
+        from .core import anchors
+
+        anchor = anchors.write_anchor("cli")
+        db.session.commit()
+        click.echo(f"anchored seq {anchor.seq} (event {anchor.event_id}) hash {anchor.hash} "
+                   f"at {anchor.at.isoformat()} in {anchors.anchor_path()}")

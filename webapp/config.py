@@ -16,9 +16,9 @@ def _bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def instance_secret_key(instance_path: str) -> str:
-    """Return the instance's secret key, creating it (mode 0600) on first use."""
-    path = Path(instance_path) / "secret_key"
+def instance_secret_key(instance_path: str, name: str = "secret_key") -> str:
+    """Return the instance's secret ``name``, creating it (mode 0600) on first use."""
+    path = Path(instance_path) / name
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -39,8 +39,17 @@ def load_config(instance_path: str) -> dict:
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY") or instance_secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", default_db),
+        # The audit chain's HMAC key: never in the database, so that whoever can write to the
+        # database cannot recompute the chain. Kept in the instance folder (0600) when not given.
+        "AUDIT_HMAC_KEY": os.environ.get("AUDIT_HMAC_KEY") or instance_secret_key(instance_path, "audit_hmac_key"),
+        # The append-only file the chain's head is written to (``flask audit anchor``, daily).
+        "AUDIT_ANCHOR_FILE": os.environ.get("AUDIT_ANCHOR_FILE", str(Path(instance_path) / "audit-anchors.log")),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR", str(Path(instance_path) / "uploads")),
+        # ``flask residents purge``: days after the campaign deadline before residents are anonymised.
+        "RESIDENT_PURGE_AFTER_DAYS": int(os.environ.get("RESIDENT_PURGE_AFTER_DAYS", "180")),
+        # Where ``flask backup create`` writes its archives (a 0700 folder; copy them off the host).
+        "BACKUP_DIR": os.environ.get("BACKUP_DIR", str(Path(instance_path) / "backups")),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024,
         # Cookies: HttpOnly and SameSite always; Secure when forced here or when the request
         # itself came over HTTPS (see core.security.SessionInterface).

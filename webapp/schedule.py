@@ -9,7 +9,9 @@ Daily, in the district's time (Asia/Shanghai), each once per local day (``once_p
 
 - from 00:05 the supervision sweep (催办 and 通报), as ``flask supervision sweep`` does;
 - from 00:15 the integrity scan, as ``flask integrity scan`` does;
-- from 00:35 the removal of job result files older than ``JOB_RESULT_DAYS``.
+- from 00:35 the removal of job result files older than ``JOB_RESULT_DAYS``;
+- from 00:45 the audit chain's anchor (its head written outside the database), as
+  ``flask audit anchor`` does.
 
 Each is offered again at the same minute of every later hour of the day, so a consumer that was
 down at 00:05 catches up within the hour; once the day's run has committed, the later ones write
@@ -25,6 +27,7 @@ from .core.extensions import db
 SWEEP_AT = tasks.crontab(minute="5")
 SCAN_AT = tasks.crontab(minute="15")
 EXPIRE_AT = tasks.crontab(minute="35")
+ANCHOR_AT = tasks.crontab(minute="45")
 
 
 @tasks.periodic(SWEEP_AT, once_per_day=True, retries=2, retry_delay=60)
@@ -49,4 +52,13 @@ def daily_integrity_scan() -> None:
 def daily_job_results_expiry() -> None:
     """Remove background jobs' result files past their keeping time."""
     jobs.expire_results()
+    db.session.commit()
+
+
+@tasks.periodic(ANCHOR_AT, once_per_day=True, retries=2, retry_delay=60)
+def daily_audit_anchor() -> None:
+    """The audit chain's head, written to the anchor file outside the database (audited)."""
+    from .core import anchors
+
+    anchors.write_anchor("schedule")
     db.session.commit()

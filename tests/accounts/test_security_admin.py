@@ -134,6 +134,13 @@ def test_admin_roles_are_exclusive_one_role_per_user(login_as):
     sec = login_as("secadmin")
     version = form_version(sec.get(role_url("sysadmin")).get_data(as_text=True))
     assert sec.post(role_url("sysadmin"), {"role": "auditor", "version": version}).status_code == 302
+    assert user("sysadmin").role is Role.sysadmin  # an admin role waits for a second admin
+    from webapp.accounts.models import RoleChange
+
+    change = db.session.scalar(select(RoleChange))
+    auditor = login_as("auditor")
+    auditor.get("/admin/role-changes/")
+    assert auditor.post(f"/admin/role-changes/{change.id}/approve", {"version": str(change.version)}).status_code == 302
     # The user now holds the auditor role only: the sysadmin role is gone (one column, one role).
     assert user("sysadmin").role is Role.auditor
     assert sec.get("/").status_code == 200

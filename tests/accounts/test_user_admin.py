@@ -47,7 +47,17 @@ def text(resp) -> str:
     return resp.get_data(as_text=True)
 
 
-def temporary_passwords(html: str) -> dict[str, str]:
+NEW_PASSWORD = "Zhong#Shan2026"
+
+
+def redeem(app, username: str, code: str, password: str = NEW_PASSWORD):
+    """The owner sets a password with the one-time code, at /login/reset."""
+    b = Browser(app.test_client())
+    b.get("/login/reset")
+    return b.post("/login/reset", {"username": username, "code": code, "new": password, "confirm": password})
+
+
+def shown_codes(html: str) -> dict[str, str]:
     rows = re.findall(r'<td><a href="/admin/users/\d+/edit">([^<]+)</a></td>.*?<code class="secret">([^<]+)</code>',
                       html, re.S)
     return dict(rows)
@@ -103,7 +113,7 @@ def test_list_is_paginated(admin, app):
     assert ">tashan24</a>" in second and ">tashan00</a>" not in second
 
 
-def test_create_user_without_role_and_with_a_temporary_password(admin, app):
+def test_create_user_without_role_and_with_a_one_time_reset_code(admin, app):
     form = text(admin.get("/admin/users/new"))
     assert 'name="role"' not in form
     town = unit("潘安湖街道")
@@ -111,22 +121,24 @@ def test_create_user_without_role_and_with_a_temporary_password(admin, app):
                                            "unit": str(town.id), "role": "office"})
     assert resp.status_code == 200
     page = text(resp)
-    password = temporary_passwords(page)["liwei"]
-    assert "临时密码只显示这一次" in page
+    code = shown_codes(page)["liwei"]
+    assert "一次性重置码只显示这一次" in page
     fresh()
     new = user("liwei")
     assert new.role is None and new.must_change_password and new.is_active_account and not new.is_demo
     assert new.unit_id == town.id and new.phone == "13800001111"
-    assert verify_password(new.password_hash, password)
+    # The system admin knows no working password: the code is not one, and only its hash is kept.
+    assert not verify_password(new.password_hash, code) and code not in (new.reset_code_hash or "")
     [event] = events("user.create")
-    assert detail(event)["username"] == "liwei" and password not in event.detail
-    # The temporary password logs in, and the first thing asked is a new password.
+    assert detail(event)["username"] == "liwei" and code not in event.detail
+    assert Browser(app.test_client()).login("liwei", code).status_code == 200
+    # The owner sets a password with the code, then logs in with it.
+    assert redeem(app, "liwei", code).status_code == 302
     b = Browser(app.test_client())
-    resp = b.login("liwei", password)
-    assert resp.status_code == 302
-    assert b.client.get("/").headers["Location"].endswith("/account/password")
+    assert b.login("liwei", NEW_PASSWORD).status_code == 302
+    assert b.client.get("/").status_code == 200
     # It is shown once: the user's page does not show it again.
-    assert password not in text(admin.get(f"/admin/users/{new.id}/edit"))
+    assert code not in text(admin.get(f"/admin/users/{new.id}/edit"))
 
 
 def test_create_refuses_bad_input(admin):
@@ -224,7 +236,7 @@ def test_sysadmin_cannot_deactivate_or_reset_themselves(admin):
     assert user("sysadmin").is_active_account and events("user.deactivate") == []
 
 
-def test_reset_password_unlocks_and_forces_a_change(admin, app):
+def test_reset_gives_a_one_time_code_and_unlocks(admin, app):
     target = user("townlead")
     target.locked_until = clock.now() + timedelta(minutes=10)
     target.failed_logins = 3
@@ -232,17 +244,20 @@ def test_reset_password_unlocks_and_forces_a_change(admin, app):
     target = user("townlead")
     resp = admin.post(f"/admin/users/{target.id}/reset-password", {"version": str(target.version)})
     assert resp.status_code == 200
-    password = temporary_passwords(text(resp))["townlead"]
+    code = shown_codes(text(resp))["townlead"]
     fresh()
     target = user("townlead")
-    assert target.locked_until is None and target.failed_logins == 0 and target.must_change_password
-    assert not target.is_demo
+    assert target.locked_until is None and target.failed_logins == 0
     [event] = events("user.password_reset")
-    assert detail(event)["unlocked"] is True and password not in event.detail
+    assert detail(event)["unlocked"] is True and code not in event.detail
+    assert len(events("user.reset_code_issued")) == 1
     b = Browser(app.test_client())
+    assert b.login("townlead", code).status_code == 200  # a code is not a password
+    assert redeem(app, "townlead", code).status_code == 302
     assert b.login("townlead").status_code == 200  # the old password no longer works
-    assert b.login("townlead", password).status_code == 302
-    assert b.client.get("/").headers["Location"].endswith("/account/password")
+    assert b.login("townlead", NEW_PASSWORD).status_code == 302
+    fresh()
+    assert not user("townlead").is_demo and not user("townlead").must_change_password
 
 
 def test_export_reads_back_with_openpyxl(admin):
@@ -257,21 +272,22 @@ def test_export_reads_back_with_openpyxl(admin):
     assert detail(events("users.export")[0])["count"] == 12
 
 
-def test_import_of_a_good_file_creates_accounts_with_temporary_passwords(admin, app):
+def test_import_of_a_good_file_creates_accounts_with_shown_codes(admin, app):
     rows = [
         ["wangfang", "王芳", "13800001234", "潘安湖街道", "", ""],
         ["liuyang", "刘洋", 13900005678, "区民政局", "区活动办", "启用"],  # the role column is ignored
     ]
     resp = upload(admin, xlsx(rows))
     assert resp.status_code == 200
-    passwords = temporary_passwords(text(resp))
+    passwords = shown_codes(text(resp))
     assert set(passwords) == {"wangfang", "liuyang"}
     fresh()
     assert user("liuyang").phone == "13900005678" and user("liuyang").role is None
     assert all(user(u).must_change_password for u in passwords)
     assert len(events("user.create")) == 2 and len(events("users.import")) == 1
-    for username, password in passwords.items():
-        assert Browser(app.test_client()).login(username, password).status_code == 302
+    for username, code in passwords.items():
+        assert redeem(app, username, code).status_code == 302
+        assert Browser(app.test_client()).login(username, NEW_PASSWORD).status_code == 302
 
 
 def test_import_with_one_bad_row_creates_nothing(admin):
@@ -340,9 +356,10 @@ def test_operator_resets_an_admin_password_from_the_command_line(app, runner_fac
 
     result = runner_factory().invoke(args=["users", "reset-password", "secadmin"])
     assert result.exit_code == 0, result.output
-    password = result.output.strip().rsplit(": ", 1)[1]
+    code = result.output.strip().rsplit(": ", 1)[1]
+    assert redeem(app, "secadmin", code).status_code == 302
     assert web.login("secadmin").status_code == 200  # the old password no longer works
-    assert web.login("secadmin", password).status_code == 302
+    assert web.login("secadmin", NEW_PASSWORD).status_code == 302
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.event == "user.password_reset"))
     assert event is not None and '"via": "cli"' in event.detail
     assert runner_factory().invoke(args=["users", "reset-password", "nobody"]).exit_code != 0

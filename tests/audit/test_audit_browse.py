@@ -302,7 +302,7 @@ def test_verify_reports_tampering(login_as):
     b.get("/audit/verify")
     b.post("/audit/verify")
     html = b.get("/audit/verify").get_data(as_text=True)
-    assert "审计链已被破坏" in html and "记录内容与其哈希不符" in html
+    assert "审计链已被破坏" in html and "记录被改动（内容与其密钥哈希不符）" in html
     [ev] = [e for e in all_events() if e.event == "audit.verified"]
     assert ev.result == "failure"
 

@@ -98,7 +98,7 @@ def test_each_demo_account_logs_in_sees_its_menu_and_logs_out(page, server, user
         assert resp.ok and "/login" not in resp.url, f"{username}: menu entry {label} ({href}) → {resp.status}"
     # The home page tiles offer the same entries (without 首页) and the password change.
     tiles = page.locator("ul.tiles a").evaluate_all("els => els.map(a => [a.textContent.trim(), a.getAttribute('href')])")
-    assert tiles == [list(pair) for pair in want["nav"][1:]] + [["修改密码", "/account/password"]]
+    assert tiles == [list(pair) for pair in want["nav"][1:]] + [["修改密码", "/account/password"], ["双因素认证", "/account/totp"]]
 
     # Rules that must hold whatever areas exist yet (each applies once its page exists).
     labels = [label for label, _ in shown]

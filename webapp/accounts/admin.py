@@ -2,7 +2,7 @@
 reactivate, reset password, Excel import and export.
 
 Only the system administrator may use them. Roles are not set here (the security
-administrator's page does that). Temporary passwords are shown once, in the answer to the
+administrator's page does that). One-time reset codes are shown once, in the answer to the
 request that made them: they are kept neither in the database (only their hash) nor in the
 session cookie, so the page is rendered directly instead of redirecting.
 """
@@ -67,7 +67,7 @@ def index():
 @bp.route("/new", methods=["GET", "POST"])
 @sysadmin_only
 def new():
-    """Create an account (no role) with a temporary password shown once."""
+    """Create an account (no role, no usable password) with a one-time reset code shown once."""
     form = UserCreateForm()
     form.load_choices()
     if request.method == "GET":
@@ -116,7 +116,8 @@ def edit(user_id: int):
         if not form.unit.errors:
             try:
                 changed = admin_operations.update_user(user, full_name=form.full_name.data,
-                                                       phone=form.phone.data, unit=unit)
+                                                       phone=form.phone.data, unit=unit,
+                                                       actor=current_user._get_current_object())
                 db.session.commit()
             except StaleDataError:
                 return _edit_conflict(form, user)
@@ -181,7 +182,7 @@ def reactivate(user_id: int):
 @bp.post("/<int:user_id>/reset-password")
 @sysadmin_only
 def reset_password(user_id: int):
-    """A new temporary password, shown once; the account is unlocked and must change it."""
+    """A one-time reset code, shown once, with which the owner sets a new password; unlocks."""
     actor = current_user._get_current_object()
     return _action(user_id, lambda u: admin_operations.reset_password(u, actor))
 

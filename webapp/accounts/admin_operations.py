@@ -1,13 +1,12 @@
 """Account changes made by the system administrator: create, edit, deactivate, reactivate,
-reset a password, import. Roles are not set here: the security administrator assigns them.
+issue a password reset code, import. Roles are not set here: the security administrator assigns them.
 
 Operations validate, change, flush and write the audit entry; the caller commits once.
-Temporary passwords are returned to the caller to be shown once; they are never stored or
-audited in clear.
+New and reset accounts get a one-time reset code (``reset_codes``), returned to the caller to
+be shown once; only its hash is stored, and the system admin never learns a working password.
 """
 
 import re
-import secrets
 from collections.abc import Sequence
 
 from flask_babel import gettext as _
@@ -17,8 +16,8 @@ from ..core import audit, clock
 from ..core.extensions import db
 from ..org import operations as org_operations
 from ..org.models import UNIT_KIND_LABELS, Unit
-from .models import User, UserSession, current_policy
-from .passwords import hash_password, policy_errors
+from . import reset_codes, separation
+from .models import User, UserSession
 from .roles import ROLE_UNIT_KINDS, Role, role_fits_unit
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
@@ -28,10 +27,6 @@ NAME_MAX = 64
 # Units where an account can hold some role (villages have no users of their own).
 USER_UNIT_KINDS = frozenset().union(*ROLE_UNIT_KINDS.values())
 
-_LOWER = "abcdefghijkmnpqrstuvwxyz"
-_UPPER = "ABCDEFGHJKLMNPQRSTUVWXYZ"
-_DIGITS = "23456789"
-_SYMBOLS = "@#%+=?!"
 
 
 class UserError(ValueError):
@@ -98,21 +93,6 @@ def unit_error(unit: Unit | None, role: Role | None = None) -> str | None:
     return None
 
 
-def temporary_password(username: str) -> str:
-    """A random password that meets the current policy (all four character classes)."""
-    policy = current_policy()
-    length = max(12, policy.min_length)
-    everything = _LOWER + _UPPER + _DIGITS + _SYMBOLS
-    rng = secrets.SystemRandom()
-    while True:
-        chars = [rng.choice(_LOWER), rng.choice(_UPPER), rng.choice(_DIGITS), rng.choice(_SYMBOLS)]
-        chars += [rng.choice(everything) for _i in range(length - len(chars))]
-        rng.shuffle(chars)
-        password = "".join(chars)
-        if not policy_errors(password, username, policy):
-            return password
-
-
 def _end_sessions(user: User, reason: str) -> int:
     """End every open session of ``user`` (deactivation, password reset)."""
     result = db.session.execute(
@@ -132,9 +112,8 @@ def _unit_ref(unit: Unit | None) -> dict | None:
 
 def create_user(*, username: str, full_name: str, phone: str | None, unit: Unit | None,
                 via: str | None = None) -> tuple[User, str]:
-    """A new account without a role, with a temporary password it must change at first login.
-
-    Returns the user and the temporary password (to show once). Audited as ``user.create``.
+    """A new account without a role and without a usable password: the owner sets one with the
+    one-time reset code returned (to show once). Audited as ``user.create``.
     """
     username = (username or "").strip()
     full_name = (full_name or "").strip()
@@ -145,11 +124,10 @@ def create_user(*, username: str, full_name: str, phone: str | None, unit: Unit 
             raise UserError(message, field=field)
     if username_taken(username):
         raise UserError(_("用户名“%(name)s”已被使用。", name=username), field="username")
-    password = temporary_password(username)
     now = clock.now()
     user = User(
         username=username, full_name=full_name, phone=phone, unit=unit, role=None,
-        password_hash=hash_password(password), password_changed_at=now, must_change_password=True,
+        password_hash=reset_codes.unusable_password_hash(), password_changed_at=now, must_change_password=True,
         is_demo=False, is_active_account=True, created_at=now,
     )
     db.session.add(user)
@@ -158,13 +136,13 @@ def create_user(*, username: str, full_name: str, phone: str | None, unit: Unit 
     if via:
         detail["via"] = via
     audit.record("user.create", obj=user, detail=detail)
-    return user, password
+    return user, reset_codes.issue_code(user, via=via or "web")
 
 
-def update_user(user: User, *, full_name: str, phone: str | None, unit: Unit | None) -> bool:
-    """Change name, phone and unit (the unit must fit the user's role). ``user.update``.
-
-    Returns False when nothing changed.
+def update_user(user: User, *, full_name: str, phone: str | None, unit: Unit | None,
+                actor: User | None = None) -> bool:
+    """Change name, phone and unit (the unit must fit the user's role; no admin moves itself).
+    ``user.update``. Returns False when nothing changed.
     """
     full_name = (full_name or "").strip()
     phone = normalize_phone(phone)
@@ -172,7 +150,8 @@ def update_user(user: User, *, full_name: str, phone: str | None, unit: Unit | N
         if message:
             raise UserError(message, field=field)
     if unit is None or unit.id != user.unit_id:
-        message = unit_error(unit, user.role)
+        message = unit_error(unit, user.role) or (
+            actor is not None and separation.unit_change_refusal(actor, user, unit))
         if message:
             raise UserError(message, field="unit")
     before: dict = {}
@@ -194,9 +173,10 @@ def update_user(user: User, *, full_name: str, phone: str | None, unit: Unit | N
 
 
 def _refuse_other_admins(user: User, actor: User) -> None:
-    """三员分立: the system admin cannot take over the security or the audit admin's account."""
-    if user.role in (Role.secadmin, Role.auditor) and actor.role == Role.sysadmin:
-        raise UserError(_("三员分立：系统管理员不能重置或停用安全管理员、审计管理员的账号。"))
+    """三员分立 (``separation``): the system admin cannot take over the other admins' accounts."""
+    message = separation.account_action_refusal(actor, user)
+    if message:
+        raise UserError(message)
 
 
 def deactivate_user(user: User, actor: User) -> None:
@@ -229,29 +209,24 @@ def reactivate_user(user: User) -> None:
 
 
 def reset_password(user: User, actor: User | None) -> str:
-    """A new temporary password (to show once), to be changed at next login; also unlocks the
-    account and ends its sessions. ``user.password_reset``. ``actor`` None: the server operator
+    """A one-time reset code (to show once, valid 24 hours) with which the owner sets a new
+    password; also unlocks the account. The current password keeps working until the code is
+    used, so a code the owner did not ask for takes nothing away (and the owner is told).
+    ``user.password_reset`` and ``user.reset_code_issued``. ``actor`` None: the server operator
     (``flask users reset-password``), the way back in for the security and audit admins."""
     if actor is not None and user.id == actor.id:
         raise UserError(_("不能在这里重置自己的密码，请使用“修改密码”。"))
     if actor is not None:
         _refuse_other_admins(user, actor)
-    password = temporary_password(user.username)
     was_locked = bool(user.locked_until and user.locked_until > clock.now())
-    user.password_hash = hash_password(password)
-    user.password_changed_at = clock.now()
-    user.must_change_password = True
-    # A demo account whose password is reset no longer has the published password.
-    user.is_demo = False
     user.failed_logins = 0
     user.locked_until = None
-    ended = _end_sessions(user, "password_reset")
     db.session.flush()
+    via = "web" if actor is not None else "cli"
     audit.record("user.password_reset", obj=user, detail={
-        "username": user.username, "unlocked": was_locked, "sessions_ended": ended,
-        "via": "web" if actor is not None else "cli",
+        "username": user.username, "unlocked": was_locked, "via": via,
     })
-    return password
+    return reset_codes.issue_code(user, via=via)
 
 
 def import_users(plan: Sequence, filename: str) -> list[tuple[User, str]]:

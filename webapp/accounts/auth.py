@@ -86,6 +86,7 @@ def start_session(user: User) -> UserSession:
         last_seen_at=now,
         ip=audit.client_ip(),
         user_agent=(request.user_agent.string or "")[:255],
+        epoch=user.session_epoch or 0,
     )
     db.session.add(row)
     user.session_token = row.id
@@ -121,12 +122,15 @@ def session_expiry_reason(row: UserSession) -> str | None:
 def load_user(token: str) -> User | None:
     """Resolve the cookie's session token; end it when it has timed out."""
     row = db.session.get(UserSession, token)
+    if row is not None and row.ended_reason == "password":
+        session["expired"] = "password"  # ended by a password change elsewhere: say so at login
     if row is None or row.ended_at is not None:
         return None
     user = row.user
     if not user.is_active_account:
         return None
-    reason = session_expiry_reason(row)
+    # A password change since this session began (elsewhere) ends it.
+    reason = "password" if (row.epoch or 0) != (user.session_epoch or 0) else session_expiry_reason(row)
     if reason:
         row.ended_at = clock.now()
         row.ended_reason = reason

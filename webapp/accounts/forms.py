@@ -18,3 +18,13 @@ class ChangePasswordForm(FlaskForm):
         _l("确认新密码"),
         validators=[DataRequired(_l("请再次输入新密码。")), EqualTo("new", _l("两次输入的新密码不一致。"))],
     )
+
+
+class ResetWithCodeForm(FlaskForm):
+    username = StringField(_l("用户名"), validators=[DataRequired(_l("请输入用户名。")), Length(max=64)])
+    code = StringField(_l("重置码"), validators=[DataRequired(_l("请输入系统管理员给您的重置码。")), Length(max=64)])
+    new = PasswordField(_l("新密码"), validators=[DataRequired(_l("请输入新密码。")), Length(max=256)])
+    confirm = PasswordField(
+        _l("确认新密码"),
+        validators=[DataRequired(_l("请再次输入新密码。")), EqualTo("new", _l("两次输入的新密码不一致。"))],
+    )

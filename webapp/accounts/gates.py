@@ -11,9 +11,12 @@ from flask_login import current_user
 from ..core.gates import gate_of
 from .auth import password_change_due
 from .roles import Role
+from .totp import enrolment_due
 
 # Endpoints a logged-in user may reach while a password change is due.
 PASSWORD_CHANGE_ALLOWED = {"accounts.change_password", "accounts.logout", "static", "accounts.set_locale"}
+# … and while enrolment in TOTP is due (the password is changed first).
+TOTP_ENROLMENT_ALLOWED = {"totp.enrol", "accounts.logout", "static", "accounts.set_locale"}
 
 
 def roles_required(*roles: Role):
@@ -40,7 +43,8 @@ def role_may(role: Role | None, endpoint: str) -> bool:
     if gate == "public":
         return True
     if gate == "any_user":
-        return role is not None or endpoint in PASSWORD_CHANGE_ALLOWED or endpoint == "accounts.home"
+        return (role is not None or endpoint in PASSWORD_CHANGE_ALLOWED or endpoint in TOTP_ENROLMENT_ALLOWED
+                or endpoint == "accounts.home")
     if isinstance(gate, frozenset):
         return role in gate
     return False
@@ -66,6 +70,9 @@ def enforce_gate():
     if password_change_due(current_user) and request.endpoint not in PASSWORD_CHANGE_ALLOWED:
         flash(_("请先修改密码。"), "warning")
         return redirect(url_for("accounts.change_password"))
+    if enrolment_due(current_user) and request.endpoint not in TOTP_ENROLMENT_ALLOWED:
+        flash(_("您的角色须使用双因素认证：请先绑定认证器应用。"), "warning")
+        return redirect(url_for("totp.enrol"))
     if not role_may(current_user.role, request.endpoint):
         abort(403)
     return None

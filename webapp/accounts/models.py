@@ -1,5 +1,6 @@
 """Users, their server-side sessions, and the security policy (one row)."""
 
+import enum
 from datetime import datetime
 from typing import ClassVar
 
@@ -37,6 +38,18 @@ class User(UserMixin, db.Model):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     locale: Mapped[str] = mapped_column(String(8), default="zh_CN")
+    # Raised at every password change: sessions started under an older epoch end (auth.load_user).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A one-time reset code (its hash only) issued by the system admin, valid until the time set.
+    reset_code_hash: Mapped[str | None] = mapped_column(String(255))
+    reset_code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When a reset code was issued and the owner has not been told yet (a line at next login).
+    reset_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # TOTP second factor (accounts.totp): the shared secret, when enrolled, and the last time
+    # step accepted (a code is never accepted twice).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     version: Mapped[int] = mapped_column(default=1)
 
@@ -77,8 +90,53 @@ class UserSession(db.Model):
     ended_reason: Mapped[str | None] = mapped_column(String(16))
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(255))
+    # The user's session epoch at login; a password change raises the user's and ends this one.
+    epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     user: Mapped[User] = relationship()
+
+
+class RecoveryCode(db.Model):
+    """One of the ten one-time recovery codes of a TOTP enrolment (its keyed hash only)."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RoleChangeStatus(enum.StrEnum):
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+
+
+class RoleChange(db.Model):
+    """A change to or from an admin role, waiting for (or decided by) a second admin (三员分立)."""
+
+    __tablename__ = "role_changes"
+    audit_type = "role_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    from_role: Mapped[Role | None] = mapped_column(Enum(Role, native_enum=False, length=16))
+    to_role: Mapped[Role | None] = mapped_column(Enum(Role, native_enum=False, length=16))
+    status: Mapped[RoleChangeStatus] = mapped_column(
+        Enum(RoleChangeStatus, native_enum=False, length=16), default=RoleChangeStatus.pending, index=True
+    )
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(default=1)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class SecurityPolicy(db.Model):
@@ -96,6 +154,8 @@ class SecurityPolicy(db.Model):
     lockout_minutes: Mapped[int] = mapped_column(default=15)
     idle_minutes: Mapped[int] = mapped_column(default=30)
     absolute_hours: Mapped[int] = mapped_column(default=12)
+    # Casework roles that must use TOTP too (comma-separated values); the admin roles always do.
+    totp_roles: Mapped[str] = mapped_column(String(255), default="", server_default="")
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -114,4 +174,5 @@ def current_policy() -> SecurityPolicy:
         lockout_minutes=15,
         idle_minutes=30,
         absolute_hours=12,
+        totp_roles="",
     )

@@ -4,17 +4,17 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..core import audit, clock
 from ..core.extensions import db
 from ..core.gates import public
 from ..core.security import safe_next
-from . import auth, throttle
-from .forms import ChangePasswordForm, LoginForm
+from . import auth, reset_codes, throttle, totp, totp_routes
+from .forms import ChangePasswordForm, LoginForm, ResetWithCodeForm
 from .gates import any_user
-from .models import current_policy
-from .passwords import hash_password, policy_errors, verify_password
+from .models import User, current_policy
+from .passwords import policy_errors, verify_password
 from .roles import ROLE_DUTIES
 
 bp = Blueprint("accounts", __name__)
@@ -34,9 +34,16 @@ def login():
     expired = session.pop("expired", None)
     if form.validate_on_submit():
         result = auth.attempt_login(form.username.data, form.password.data)
+        if result.ok and totp.enrolled(result.user):
+            totp_routes.begin(result.user, safe_next(request.args.get("next")))
+            db.session.commit()
+            return redirect(url_for("totp.login_step"))
         if result.ok:
             auth.start_session(result.user)
+            notice = reset_codes.take_notice(result.user)
             db.session.commit()
+            if notice:
+                flash(notice, "warning")
             return redirect(safe_next(request.args.get("next")) or url_for("accounts.home"))
         db.session.commit()  # keep the failure count and audit events
         if result.wait_seconds:
@@ -74,10 +81,9 @@ def change_password():
             if errors:
                 form.new.errors.extend(errors)
             else:
-                user.password_hash = hash_password(form.new.data)
-                user.password_changed_at = clock.now()
-                user.must_change_password = False
-                audit.record("user.password_changed", obj=user)
+                # The other sessions of this user end; this one goes on.
+                reset_codes.set_password(user, form.new.data, keep_session=user.session_token,
+                                         event="user.password_changed")
                 try:
                     db.session.commit()
                 except StaleDataError:
@@ -87,6 +93,35 @@ def change_password():
                 flash(_("密码已修改。"), "success")
                 return redirect(url_for("accounts.home"))
     return render_template("accounts/change_password.html", form=form, policy=current_policy())
+
+
+@bp.route("/login/reset", methods=["GET", "POST"])
+@public
+def reset_with_code():
+    """Set a new password with the one-time code the system admin gave; every session ends."""
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.change_password"))
+    form = ResetWithCodeForm()
+    if form.validate_on_submit():
+        user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
+        try:
+            errors = reset_codes.redeem(user, form.code.data, form.new.data)
+        except reset_codes.CodeRefused as exc:
+            db.session.commit()  # keep the failure count and its audit event
+            form.code.errors.append(str(exc))
+            return render_template("accounts/reset_with_code.html", form=form), 200
+        if errors:
+            form.new.errors.extend(errors)
+        else:
+            try:
+                db.session.commit()
+            except StaleDataError:
+                db.session.rollback()
+                flash(_("账号信息已被他人修改，请重试。"), "error")
+                return redirect(url_for("accounts.reset_with_code"))
+            flash(_("新密码已设置，请用新密码登录。"), "success")
+            return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset_with_code.html", form=form)
 
 
 @bp.post("/locale")

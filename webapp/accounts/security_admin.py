@@ -19,11 +19,11 @@ from ..core.audit import AuditEvent
 from ..core.extensions import db
 from ..core.render import render
 from ..org.models import Unit
-from . import nav, throttle
+from . import nav, throttle, totp
 from . import security_ops as ops
 from .gates import roles_required
 from .models import User, current_policy
-from .roles import Role
+from .roles import CASEWORK_ROLES, Role
 from .security_forms import POLICY_FIELDS, PolicyForm, RoleForm
 
 bp = Blueprint("security", __name__, url_prefix="/admin/security")
@@ -114,6 +114,8 @@ def _role_page(user: User, form: RoleForm, status: int = 200, message: str | Non
         message=message,
         is_self=user.id == current_user.id,
         locked=ops.is_locked(user),
+        totp_enrolled=totp.enrolled(user),
+        totp_required=totp.required(user),
         role_fits=user.role is None or user.role in ops.assignable_roles(user),
     ), status
 
@@ -145,7 +147,10 @@ def user_role(user_id: int):
         db.session.rollback()
         form.role.errors.append(str(exc))
         return _role_page(user, form, 403 if user.id == current_user.id else 200)
-    if changed:
+    if changed == ops.PENDING:
+        flash(_("管理员角色的变更已提交，须由另一名管理员批准后生效。"), "warning")
+        return redirect(url_for("role_changes.index"))
+    if changed == ops.CHANGED:
         flash(_("已将 %(name)s（%(username)s）的角色设为“%(role)s”。",
                 name=user.full_name, username=user.username, role=user.role_label), "success")
     else:
@@ -172,11 +177,36 @@ def unlock(user_id: int):
     return redirect(url_for("security.roles"))
 
 
+@bp.post("/users/<int:user_id>/totp-reset")
+@roles_required(Role.secadmin)
+def totp_reset(user_id: int):
+    """Clear a user's TOTP (lost phone): they enrol again at next login. Never one's own."""
+    user = db.get_or_404(User, user_id)
+    try:
+        done = totp.reset(current_user._get_current_object(), user)
+        db.session.commit()
+    except totp.Refused as exc:
+        db.session.rollback()
+        flash(exc.args[0], "error")
+        return redirect(url_for("security.user_role", user_id=user_id))
+    except StaleDataError:
+        db.session.rollback()
+        abort(409, description=_("该用户的信息已被他人修改，请刷新后重试。"))
+    if done:
+        flash(_("已重置 %(name)s（%(username)s）的双因素认证，其下次登录时须重新绑定。",
+                name=user.full_name, username=user.username), "success")
+    else:
+        flash(_("该账号未启用双因素认证。"), "info")
+    return redirect(url_for("security.user_role", user_id=user_id))
+
+
 def _policy_form(formdata=None) -> PolicyForm:
     stored = current_policy()
-    return PolicyForm(
-        formdata=formdata, data={**ops.policy_values(stored), "version": stored.version or 0}
-    )
+    values = ops.policy_values(stored)
+    values["totp_roles"] = [n for n in (values["totp_roles"] or "").split(",") if n]
+    form = PolicyForm(formdata=formdata, data={**values, "version": stored.version or 0})
+    form.totp_roles.choices = [(r.value, r.label) for r in Role if r in CASEWORK_ROLES]
+    return form
 
 
 @bp.route("/policy", methods=["GET", "POST"])
@@ -189,6 +219,7 @@ def policy():
     if not form.validate():
         return render_template("security/policy.html", form=form)
     values = {name: getattr(form, name).data for name in POLICY_FIELDS}
+    values["totp_roles"] = ",".join(sorted(values["totp_roles"] or []))
     try:
         changes = ops.update_policy(values, _version(form.version.data))
         db.session.commit()

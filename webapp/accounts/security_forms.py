@@ -2,8 +2,9 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, IntegerField, SelectField
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, SelectMultipleField
 from wtforms.validators import StopValidation, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 # (field, lowest, highest): the bounds of each policy number (DOMAIN §3, the brief).
 POLICY_BOUNDS = {
@@ -15,7 +16,7 @@ POLICY_BOUNDS = {
     "idle_minutes": (5, 240),
     "absolute_hours": (1, 24),
 }
-POLICY_FIELDS = (*POLICY_BOUNDS, "forbid_username")
+POLICY_FIELDS = (*POLICY_BOUNDS, "forbid_username", "totp_roles")
 
 
 class WholeNumberField(IntegerField):
@@ -66,6 +67,11 @@ class PolicyForm(FlaskForm):
                                _l("1 到 1440；账号不会被锁定，只会放慢尝试"))
     idle_minutes = _bounded(_l("会话空闲超时（分钟）"), "idle_minutes", _l("5 到 240"))
     absolute_hours = _bounded(_l("会话最长时间（小时）"), "absolute_hours", _l("1 到 24"))
+    # Choices (the casework roles) are set by the view; the admin roles always need TOTP.
+    totp_roles = SelectMultipleField(
+        _l("还须使用双因素认证的角色"), option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False),
+        description=_l("系统管理员、安全管理员、审计管理员始终须使用；勾选的角色在下次登录时须绑定认证器。"),
+    )
     version = HiddenField()
 
     def validate_idle_minutes(self, field):

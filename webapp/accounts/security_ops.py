@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 
 from ..core import audit, clock
 from ..core.extensions import db
+from . import role_changes, separation
 from .models import SecurityPolicy, User, current_policy
 from .roles import Role, role_fits_unit
 from .security_forms import POLICY_FIELDS
@@ -26,11 +27,15 @@ def assignable_roles(user: User) -> list[Role]:
     return [role for role in Role if role_fits_unit(role, user.unit.kind)]
 
 
-def set_role(actor: User, user: User, role: Role | None, version: int | None) -> bool:
-    """Give ``user`` the single ``role`` (or none); False when it already holds it.
+UNCHANGED, CHANGED, PENDING = "unchanged", "changed", "pending"
 
-    三员分立 holds by construction: a user has one role, so nobody holds two admin roles, and
-    nobody (an admin included) changes their own role.
+
+def set_role(actor: User, user: User, role: Role | None, version: int | None) -> str:
+    """Give ``user`` the single ``role`` (or none): ``CHANGED``, ``UNCHANGED`` when it already
+    holds it, or ``PENDING`` when an admin role is given or taken (a second admin approves).
+
+    A user has one role, so nobody holds two admin roles; the other rules of 三员分立 are
+    ``separation``'s.
     """
     if user.id == actor.id:
         raise Refused(_("不能修改自己的角色。"))
@@ -41,7 +46,16 @@ def set_role(actor: User, user: User, role: Role | None, version: int | None) ->
             _("“%(role)s”不适用于%(kind)s类单位的用户。", role=role.label, kind=user.unit.kind_label)
         )
     if role == user.role:
-        return False
+        return UNCHANGED
+    refusal = separation.role_change_refusal(actor, user, role)
+    if refusal:
+        raise Refused(refusal)
+    if separation.needs_second_admin(user.role, role):
+        try:
+            role_changes.request_change(actor, user, role)
+        except role_changes.Refused as exc:
+            raise Refused(exc.args[0]) from exc
+        return PENDING
     before = user.role
     user.role = role
     audit.record(
@@ -54,7 +68,7 @@ def set_role(actor: User, user: User, role: Role | None, version: int | None) ->
         },
     )
     db.session.flush()
-    return True
+    return CHANGED
 
 
 def policy_values(policy: SecurityPolicy) -> dict:

@@ -1,4 +1,5 @@
-"""The audit admin's pages: browse and filter the log, export it, verify the hash chain.
+"""The audit admin's pages: browse and filter the log, export it, verify the keyed hash chain
+against the anchors, and read the latest anchors to note them on paper.
 
 The audit admin only reads. The export (a background job: ``audit.tasks``) and the chain check
 are themselves audited; nothing else here writes. No other role (system or security admin included) may open these pages.
@@ -15,7 +16,7 @@ from flask_login import current_user
 from ..accounts import nav
 from ..accounts.gates import roles_required
 from ..accounts.roles import Role
-from ..core import audit, jobs
+from ..core import anchors, audit, jobs
 from ..core.extensions import db
 from ..core.render import is_htmx, render
 from . import queries, tasks
@@ -26,11 +27,18 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 nav.register("audit.index", _l("审计日志"))
 
 CHAIN_PROBLEMS = {
-    "sequence gap (row removed)": _l("序号不连续（有记录被删除）"),
-    "previous-hash mismatch (row missing or altered)": _l("前序哈希不符（有记录缺失或被改动）"),
-    "content does not match its hash": _l("记录内容与其哈希不符（记录被改动）"),
-    "chain end does not match the head (rows removed at the end)": _l("链尾与链头不符（末尾有记录被删除）"),
-    "head row missing": _l("链头记录缺失"),
+    "edited": _l("记录被改动（内容与其密钥哈希不符）"),
+    "recomputed": _l("记录被无密钥重算（哈希是内容的普通 SHA-256）"),
+    "downgraded": _l("密钥化之后出现无密钥记录（被无密钥重算）"),
+    "gap": _l("序号不连续（有记录被删除）"),
+    "link": _l("前序哈希不符（前一条记录被删除、插入或替换）"),
+    "inserted": _l("记录被插入（与前后记录顺序不符）"),
+    "tail": _l("链尾与链头不符（末尾有记录被删除）"),
+    "head_seal": _l("链头被改动（其密钥签名不符）"),
+    "head_missing": _l("链头记录缺失"),
+    "anchor_missing": _l("锚定的记录已不存在（有记录被删除，包括末尾）"),
+    "anchor_changed": _l("锚定的记录与锚点不符（被改动或重算）"),
+    "anchor_forged": _l("锚点文件中的一行被改动或伪造"),
 }
 
 
@@ -87,23 +95,29 @@ def export():
 def verify():
     """Recompute the hash chain on request (POST) and report; GET shows the last check."""
     if request.method == "POST":
-        report = audit.verify_chain()
+        report = audit.verify_chain(anchors.read_anchors())
         audit.record(
             "audit.verified",
             result="success" if report.ok else "failure",
-            detail={"checked": report.checked, "problem": report.problem, "event_id": report.event_id},
+            detail={"checked": report.checked, "problem": report.first.code if report.first else None,
+                    "event_id": report.event_id, "findings": [
+                        {"code": f.code, "seq": f.seq, "event_id": f.event_id} for f in report.findings]},
         )
         db.session.commit()
         if report.ok:
             flash(_("审计链完整：已校验 %(n)s 条记录，未发现篡改。", n=report.checked), "success")
         else:
             flash(
-                _("审计链已被破坏：%(problem)s。在此之前有 %(n)s 条记录校验通过；问题记录 ID：%(id)s。",
-                  problem=CHAIN_PROBLEMS.get(report.problem, report.problem), n=report.checked,
+                _("审计链已被破坏：发现 %(count)s 处问题，首个为“%(problem)s”（问题记录 ID：%(id)s）；%(n)s 条记录校验通过。",
+                  count=len(report.findings), problem=CHAIN_PROBLEMS[report.first.code], n=report.checked,
                   id=report.event_id if report.event_id is not None else "—"),
                 "error",
             )
         return redirect(url_for("audit.verify"))
     last = queries.last_verification()
     detail = json.loads(last.detail) if last is not None and last.detail else {}
-    return render_template("audit/verify.html", last=last, last_detail=detail)
+    findings = [
+        {**f, "label": CHAIN_PROBLEMS.get(f.get("code"), f.get("code"))} for f in detail.get("findings", [])
+    ]
+    return render_template("audit/verify.html", last=last, last_detail=detail, findings=findings,
+                           anchors=anchors.latest(10), anchor_file=str(anchors.anchor_path()))

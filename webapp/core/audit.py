@@ -1,17 +1,31 @@
-"""The append-only, hash-chained audit log.
+"""The append-only, hash-chained audit log, keyed and anchored.
 
 ``record()`` adds an event to the current transaction, so the event commits or rolls back with
 the change it records. Each row carries the hash of the previous row; a single head row is
 locked while appending, which serialises appenders across processes and hosts and keeps the
-chain linear. ``verify_chain()`` recomputes every hash (the ``flask audit verify`` command).
+chain linear.
+
+The hash of each row is an HMAC-SHA256 under ``AUDIT_HMAC_KEY``, a secret kept outside the
+database (environment or instance folder): someone who can write to the database can neither
+edit a row nor recompute the chain after an edit without it. The head row carries a keyed seal
+too, so cutting rows off the end and moving the head back shows. What even the key cannot show
+(the whole tail removed together with a head restored from an earlier copy) the anchors show:
+``core.anchors`` writes the head to a file outside the database every day.
+
+Rows written before the chain was keyed carry ``alg = 'sha256'`` (the unkeyed digest of the same
+canonical form); they are accepted only as the chain's beginning, before the first keyed row,
+whose HMAC covers the last of them. A row whose HMAC holds is keyed whatever its ``alg`` says. ``verify_chain()`` recomputes everything (``flask audit
+verify`` and the audit admin's page) and names every broken row.
 """
 
 import hashlib
+import hmac
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -21,6 +35,8 @@ from .extensions import db
 from .types import UTCDateTime
 
 GENESIS = "0" * 64
+KEYED = "hmac-sha256"
+UNKEYED = "sha256"  # rows from before the chain was keyed
 
 
 class AuditEvent(db.Model):
@@ -44,6 +60,7 @@ class AuditEvent(db.Model):
     detail: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    alg: Mapped[str] = mapped_column(String(16), default=KEYED, server_default=UNKEYED)
 
 
 class AuditHead(db.Model):
@@ -55,6 +72,8 @@ class AuditHead(db.Model):
     last_event_id: Mapped[int | None] = mapped_column(ForeignKey("audit_events.id"))
     last_hash: Mapped[str] = mapped_column(String(64), default=GENESIS)
     count: Mapped[int] = mapped_column(Integer, default=0)
+    # HMAC over (count, last_event_id, last_hash): moving the head back needs the key.
+    seal: Mapped[str | None] = mapped_column(String(64))
 
 
 def _canonical(ev: AuditEvent) -> str:
@@ -79,8 +98,29 @@ def _canonical(ev: AuditEvent) -> str:
     )
 
 
-def _digest(ev: AuditEvent) -> str:
+def _key() -> bytes:
+    key = current_app.config.get("AUDIT_HMAC_KEY")
+    if not key:
+        raise RuntimeError("AUDIT_HMAC_KEY is not set: the audit chain cannot be written or verified")
+    return key.encode("utf-8") if isinstance(key, str) else key
+
+
+def mac(*parts) -> str:
+    """HMAC-SHA256 under the audit key of ``parts`` (as canonical JSON), in hex."""
+    text = json.dumps(list(parts), ensure_ascii=False, separators=(",", ":"))
+    return hmac.new(_key(), text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _unkeyed(ev: AuditEvent) -> str:
     return hashlib.sha256(_canonical(ev).encode("utf-8")).hexdigest()
+
+
+def _digest(ev: AuditEvent) -> str:
+    return hmac.new(_key(), _canonical(ev).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def head_seal(count: int, last_event_id: int | None, last_hash: str) -> str:
+    return mac("head", count, last_event_id, last_hash)
 
 
 def client_ip() -> str | None:
@@ -132,6 +172,7 @@ def record(
         else None,
         seq=(head.count or 0) + 1,
         prev_hash=head.last_hash,
+        alg=KEYED,
     )
     ev.hash = _digest(ev)  # rows are immutable once inserted: hash before the insert
     db.session.add(ev)
@@ -139,43 +180,132 @@ def record(
     head.last_event_id = ev.id
     head.last_hash = ev.hash
     head.count = ev.seq
+    head.seal = head_seal(head.count, head.last_event_id, head.last_hash)
     db.session.flush()
     return ev
+
+
+# What ``verify_chain`` can find, in English (the CLI); the audit page translates the codes.
+PROBLEMS = {
+    "edited": "row edited (content does not match its keyed hash)",
+    "recomputed": "row recomputed without the key (its hash is a plain SHA-256 of the content)",
+    "downgraded": "unkeyed row after keyed rows (recomputed without the key)",
+    "gap": "sequence gap (row deleted)",
+    "link": "previous-hash mismatch (the row before it was deleted, inserted or replaced)",
+    "inserted": "row inserted (out of order with the rows around it)",
+    "tail": "chain end does not match the head (rows deleted at the end)",
+    "head_seal": "head altered (its keyed seal does not match)",
+    "head_missing": "head row missing",
+    "anchor_missing": "anchored row missing (rows deleted, the tail included)",
+    "anchor_changed": "anchored row differs from the anchor (edited or recomputed)",
+    "anchor_forged": "anchor line edited or forged (its keyed seal does not match)",
+}
+MAX_FINDINGS = 50
+
+
+@dataclass
+class Finding:
+    code: str
+    seq: int | None = None
+    event_id: int | None = None
+
+    @property
+    def text(self) -> str:
+        return PROBLEMS[self.code]
+
+    def __str__(self) -> str:
+        where = f"seq {self.seq}" if self.seq is not None else "chain end"
+        if self.event_id is not None:
+            where += f", event {self.event_id}"
+        return f"{self.text} ({where})"
 
 
 @dataclass
 class ChainReport:
     ok: bool
     checked: int
-    problem: str | None = None
-    event_id: int | None = None
+    findings: list[Finding] = field(default_factory=list)
+    unkeyed: int = 0  # rows from before the chain was keyed
+    anchors: int = 0  # anchors compared
+
+    @property
+    def first(self) -> Finding | None:
+        return self.findings[0] if self.findings else None
+
+    @property
+    def problem(self) -> str | None:
+        return self.first.text if self.first else None
+
+    @property
+    def event_id(self) -> int | None:
+        return self.first.event_id if self.first else None
 
 
-def verify_chain(batch: int = 5000) -> ChainReport:
-    """Recompute the whole chain; report the first broken link, if any."""
+def verify_chain(anchors: Iterable | None = None, batch: int = 5000) -> ChainReport:
+    """Recompute the whole chain and compare it with ``anchors`` (``core.anchors.Anchor``s).
+
+    Goes on after a broken row (taking its stored hash as the link to the next one), so that the
+    report names every broken row, up to ``MAX_FINDINGS``. ``checked`` counts the rows that hold.
+    """
+    anchors = list(anchors or ())
+    anchored = {a.seq: a for a in anchors if a.valid and a.seq}
+    findings = [Finding("anchor_forged", a.seq or None) for a in anchors if not a.valid]
     prev = GENESIS
-    checked = 0
+    checked = unkeyed = 0
+    expected = 1
+    last_id = 0
+    keyed_seen = False
+
+    def found(code, ev=None):
+        findings.append(Finding(code, ev.seq if ev else None, ev.id if ev else None))
+
     last_seq = 0
-    while True:
+    while len(findings) < MAX_FINDINGS:
         rows = db.session.scalars(
             select(AuditEvent).where(AuditEvent.seq > last_seq).order_by(AuditEvent.seq).limit(batch)
         ).all()
         if not rows:
             break
         for ev in rows:
-            if ev.seq != checked + 1:
-                return ChainReport(False, checked, "sequence gap (row removed)", ev.id)
+            before = len(findings)
+            if ev.seq != expected:
+                found("gap", ev)
+            elif ev.id <= last_id:
+                found("inserted", ev)
             if ev.prev_hash != prev:
-                return ChainReport(False, checked, "previous-hash mismatch (row missing or altered)", ev.id)
-            if _digest(ev) != ev.hash:
-                return ChainReport(False, checked, "content does not match its hash", ev.id)
+                found("link", ev)
+            # The HMAC decides; ``alg`` only names what the row claims (it is not hashed, and a
+            # downgrade and upgrade of the schema resets it to 'sha256').
+            if hmac.compare_digest(_digest(ev), ev.hash):
+                keyed_seen = True
+            elif _unkeyed(ev) != ev.hash:
+                found("edited", ev)
+            elif keyed_seen or ev.alg == KEYED:
+                found("downgraded" if ev.alg == UNKEYED else "recomputed", ev)
+            else:
+                unkeyed += 1
+            anchor = anchored.get(ev.seq)
+            if anchor is not None and anchor.hash != ev.hash:
+                found("anchor_changed", ev)
+            if len(findings) == before:
+                checked += 1
             prev = ev.hash
-            checked += 1
+            expected = ev.seq + 1
+            last_id = ev.id
             last_seq = ev.seq
         db.session.expunge_all()
+    for seq in sorted(s for s in anchored if s >= expected):
+        findings.append(Finding("anchor_missing", seq, anchored[seq].event_id))
     head = db.session.get(AuditHead, 1)
-    if head is not None and (head.last_hash != prev or head.count != checked):
-        return ChainReport(False, checked, "chain end does not match the head (rows removed at the end)", None)
-    if head is None and checked:
-        return ChainReport(False, checked, "head row missing", None)
-    return ChainReport(True, checked)
+    if head is None:
+        if last_seq:
+            found("head_missing")
+    else:
+        if head.last_hash != prev or head.count != last_seq:
+            found("tail")
+        if (keyed_seen or head.seal is not None) and (
+            head.seal is None
+            or not hmac.compare_digest(head.seal, head_seal(head.count, head.last_event_id, head.last_hash))
+        ):
+            found("head_seal")
+    return ChainReport(not findings, checked, findings[:MAX_FINDINGS], unkeyed, len(anchored))

@@ -12,12 +12,14 @@ from sqlalchemy import func, select
 
 from ..accounts.models import SecurityPolicy, User
 from ..accounts.passwords import hash_password
-from ..accounts.roles import Role
+from ..accounts.roles import ADMIN_ROLES, Role
 from ..core import audit, clock
 from ..core.extensions import db
 from ..org.models import Unit, UnitKind
 
 DEMO_PASSWORD = "Huiyin@2026"  # noqa: S105 - the published demo password (README)
+# The demo admins' TOTP secret (README): add it to an authenticator app by hand. Demo data only.
+DEMO_TOTP_SECRET = "HUIYINDEMOADMINSTOTPSECRETXYZ234"  # noqa: S105
 CSV_PATH = Path(__file__).with_name("jiawang-units.csv")
 
 CSV_KINDS = {"town": UnitKind.town, "street": UnitKind.street, "zone": UnitKind.zone,
@@ -97,13 +99,16 @@ def load_org() -> dict[str, Unit]:
 
 
 def load_accounts(units: dict[str, Unit]) -> list[User]:
-    """One demo account per role, all with the published demo password."""
+    """One demo account per role, all with the published demo password; the three admins are
+    enrolled in TOTP with the published demo secret (README)."""
     pw = hash_password(DEMO_PASSWORD)
     users = []
     for username, full_name, unit_name, role in DEMO_ACCOUNTS:
+        admin = role in ADMIN_ROLES
         user = User(
             username=username, full_name=full_name, unit=units[unit_name], role=role,
             password_hash=pw, password_changed_at=clock.now(), must_change_password=False, is_demo=True,
+            totp_secret=DEMO_TOTP_SECRET if admin else None, totp_enrolled_at=clock.now() if admin else None,
         )
         db.session.add(user)
         users.append(user)
