@@ -170,8 +170,8 @@ def register_cli(app: Flask) -> None:
         """Anonymise the residents of ended problems once the campaign has been closed long enough."""
         from flask import current_app
 
-        from .cases import retention
         from .core import clock
+        from .visits import retention
 
         days = current_app.config["RESIDENT_PURGE_AFTER_DAYS"] if after_days is None else after_days
         try:

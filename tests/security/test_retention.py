@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from tests.conftest import travel_to
 from tests.handling import factories as hf
 from webapp.cases.models import Problem
-from webapp.cases.retention import ANONYMOUS
 from webapp.core.audit import AuditEvent, verify_chain
 from webapp.core.extensions import db
 from webapp.core.settings import update_settings
+from webapp.visits.retention import ANONYMOUS
 
 DEADLINE = date(2026, 9, 29)  # never the yearly default (30 September), so it is stored
 

@@ -15,11 +15,12 @@ from datetime import date, timedelta
 
 from sqlalchemy import select, update
 
+from ..cases.models import Problem
+from ..cases.workflow import ENDED
 from ..core import audit
 from ..core.extensions import db
 from ..core.settings import CampaignSettings
-from .models import Problem, Visit
-from .workflow import ENDED
+from .models import Visit
 
 ANONYMOUS = "（已匿名）"
 
