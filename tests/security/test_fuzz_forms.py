@@ -106,6 +106,7 @@ def test_no_form_input_gives_a_server_error_or_reaches_outside_the_scope(app):
     problems = [f.register(), f.assigned_to_town(), f.assigned_to_department(), f.transferred_to_desk(),
                 hf.in_progress(), hf.pending_verification()]
     pools = id_pools(problems)
+    pools["fmt"] = ["json", "xml"]  # the 12345 API's answer formats (its POSTs are fuzzed too)
     fields = sorted(form_field_names())
     rules = sorted((r for r in app.url_map.iter_rules() if "POST" in r.methods and r.endpoint not in SKIPPED),
                    key=lambda r: r.rule)
