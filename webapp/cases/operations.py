@@ -17,6 +17,7 @@ from ..core import audit, clock
 from ..core.errors import Conflict, Invalid
 from ..core.extensions import db
 from ..core.numbering import next_number
+from ..notifications.emit import ACT, notify_problem
 from ..org.models import TERRITORIAL, Unit, UnitKind
 from . import deadlines as case_deadlines
 from .access import relations
@@ -289,6 +290,11 @@ def _assign(problem: Problem, user, *, action: Action, channel: Channel, lead: U
         "assignment": number, "lead": lead.name, "cooperating": [u.name for u in cooperating],
         "deadline": deadline.isoformat(), "tier": triage.tier.value,
     })
+    note = f"办理时限 {deadline.isoformat()}，请于 {assignment.sign_for_deadline.isoformat()} 前签收。"
+    notify_problem(problem, "assigned", [lead.id], ACT, note, dedupe=f"assigned:{assignment.id}")
+    if cooperating:
+        notify_problem(problem, "cooperation", [u.id for u in cooperating], ACT,
+                       f"牵头单位：{lead.name}。{note}", dedupe=f"cooperation:{assignment.id}")
     return assignment
 
 
@@ -465,3 +471,5 @@ def return_problem(problem, user, *, reason: str, version=None) -> None:
     problem.deadline = None
     problem.sign_for_deadline = None
     append_event(problem, user, "return", before, note=reason, detail={"unit": part.unit.name})
+    notify_problem(problem, "returned", [problem.assigner_unit_id], ACT,
+                   f"{part.unit.name}退回：{reason}", dedupe=f"returned:{part.id}")
