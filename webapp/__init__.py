@@ -115,6 +115,7 @@ def _register_blueprints(app: Flask) -> None:
     from .stats.routes import bp as stats_bp
     from .supervision.agenda_routes import bp as agendas_bp
     from .supervision.notice_routes import bp as notices_bp
+    from .supervision.paper_routes import bp as papers_bp
     from .supervision.routes import bp as supervision_bp
 
     app.register_blueprint(health_bp)
@@ -140,6 +141,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(supervision_bp)
     app.register_blueprint(notices_bp)
     app.register_blueprint(agendas_bp)
+    app.register_blueprint(papers_bp)
     app.register_blueprint(integrity_bp)
     app.register_blueprint(spotchecks_bp)
     app.register_blueprint(accountability_bp)

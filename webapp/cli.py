@@ -98,6 +98,12 @@ def register_cli(app: Flask) -> None:
         db.session.commit()
         click.echo(f"supervision sweep: {swept.reminded} 催办, {swept.noticed} 通报; "
                    f"integrity scan: {sum(flags.values())} flags")
+        from .demo.supervision import load_supervision
+
+        paper_work = load_supervision()
+        db.session.commit()
+        click.echo(f"supervision on paper: {paper_work['notices']} 督办单 ({paper_work['answered']} answered), "
+                   f"papers {paper_work['papers']}, reminders {paper_work['limits']}")
 
     @demo_group.command("campaign")
     def demo_campaign():

@@ -164,7 +164,13 @@ def _notification_objects() -> None:
         db.session.commit()
         return d.id
 
-    LAZY.update({"town_notification": town_notification, "failed_delivery": failed_delivery})
+    def town_paper():
+        from tests.supervision.test_papers import paper_for
+
+        return paper_for(unit("潘安湖街道")).id
+
+    LAZY.update({"town_notification": town_notification, "failed_delivery": failed_delivery,
+                 "town_paper": town_paper})
 
 
 _notification_objects()

@@ -10,6 +10,7 @@ from ..core import audit, clock
 from ..core.extensions import db
 from ..core.gates import public
 from . import auth
+from . import home as home_page
 from .forms import ChangePasswordForm, LoginForm
 from .gates import any_user
 from .models import current_policy
@@ -106,5 +107,9 @@ def set_locale():
 @bp.get("/")
 @any_user
 def home():
-    """Each role's home: who you are, your unit, and what your role does."""
-    return render_template("accounts/home.html", duties=ROLE_DUTIES)
+    """Each role's home: its counts (each a link to the list behind it), the next things to do
+    by deadline, who you are and what your role does."""
+    user = current_user._get_current_object()
+    counts = home_page.counts_for(user) if user.role else []
+    return render_template("accounts/home.html", duties=ROLE_DUTIES, counts=counts,
+                           todo=home_page.todo_for(user) if user.role else [])

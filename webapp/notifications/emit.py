@@ -15,6 +15,7 @@ commit; the others wait on the outbox page.
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import insert, select
 
@@ -64,6 +65,25 @@ def unit_people(unit_ids: Iterable[int], who: str = ACT) -> list[int]:
     return found
 
 
+class People:
+    """Who acts for / leads each unit, loaded once for many units (the sweep)."""
+
+    def __init__(self, unit_ids: Iterable[int]):
+        ids = {i for i in unit_ids if i}
+        self.kinds = dict(db.session.execute(select(Unit.id, Unit.kind).where(Unit.id.in_(ids))).all()) if ids else {}
+        self.users: dict[int, list[tuple[int, Role]]] = {}
+        if ids:
+            for uid, unit_id, role in db.session.execute(select(User.id, User.unit_id, User.role).where(
+                    User.unit_id.in_(ids), User.is_active_account.is_(True)).order_by(User.id)).all():
+                self.users.setdefault(unit_id, []).append((uid, role))
+
+    def of(self, unit_id: int | None, who: str = ACT) -> tuple[int, ...]:
+        if unit_id not in self.kinds:
+            return ()
+        roles = roles_for(self.kinds[unit_id], who)
+        return tuple(uid for uid, role in self.users.get(unit_id, ()) if role in roles)
+
+
 def users_with_role(*roles: Role) -> list[int]:
     return list(db.session.scalars(select(User.id).where(
         User.role.in_(roles), User.is_active_account.is_(True)).order_by(User.id)))
@@ -78,31 +98,62 @@ def rule_for(kind: str) -> tuple[list[str], list[str], bool]:
     return list(k.allowed), list(k.defaults), k.urgent
 
 
+@dataclass(frozen=True)
+class Item:
+    """One event to tell: to whom, what, about which object, told once per ``dedupe`` key."""
+
+    user_ids: tuple[int, ...]
+    title: str
+    body: str = ""
+    target: tuple[str, int] | None = None
+    dedupe: str | None = None
+
+
 def notify(user_ids: Iterable[int], kind: str, title: str, body: str = "", *,
            target: tuple[str, int] | None = None, urgent: bool | None = None,
            dedupe: str | None = None) -> list[int]:
     """Tell ``user_ids`` (see the module docstring); returns the new notifications' ids."""
+    return notify_many(kind, [Item(tuple(user_ids), title, body, target, dedupe)], urgent=urgent)
+
+
+CHUNK = 500
+
+
+def notify_many(kind: str, items: list[Item], *, urgent: bool | None = None) -> list[int]:
+    """Tell many events of one kind with a few statements per 500 (the sweep, a 通报 to many units)."""
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
-    ids = sorted(set(user_ids))
-    if not ids:
-        return []
-    if dedupe is not None:
-        told = set(db.session.scalars(select(Notification.user_id).where(
-            Notification.user_id.in_(ids), Notification.dedupe_key == dedupe)))
-        ids = [i for i in ids if i not in told]
-        if not ids:
-            return []
     allowed, defaults, kind_urgent = rule_for(kind)
     urgent = kind_urgent if urgent is None else urgent
+    created_ids: list[int] = []
+    for start in range(0, len(items), CHUNK):
+        created_ids += _notify_chunk(kind, items[start:start + CHUNK], urgent, allowed, defaults)
+    return created_ids
+
+
+def _notify_chunk(kind, items, urgent, allowed, defaults) -> list[int]:
+    pairs = {(u, it.dedupe): it for it in items for u in set(it.user_ids) if u}
+    keys = {d for _u, d in pairs if d is not None}
+    if keys:
+        told = set(db.session.execute(select(Notification.user_id, Notification.dedupe_key).where(
+            Notification.dedupe_key.in_(keys))).all())
+        pairs = {k: it for k, it in pairs.items() if k not in told}
+    if not pairs:
+        return []
+    user_ids = {u for u, _d in pairs}
     people = {row.id: row for row in db.session.execute(
-        select(User.id, User.unit_id, User.phone).where(User.id.in_(ids))).all()}
-    ids = [i for i in ids if i in people]
+        select(User.id, User.unit_id, User.phone).where(User.id.in_(user_ids))).all()}
     now = clock.now()
-    target_type, target_id = target if target else (None, None)
-    rows = [{"user_id": i, "unit_id": people[i].unit_id, "kind": kind, "title": title[:200],
-             "body": body, "target_type": target_type, "target_id": target_id,
-             "is_urgent": urgent, "dedupe_key": dedupe, "created_at": now} for i in ids]
+    rows = []
+    for (u, _d), it in sorted(pairs.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        if u not in people:
+            continue
+        target_type, target_id = it.target if it.target else (None, None)
+        rows.append({"user_id": u, "unit_id": people[u].unit_id, "kind": kind, "title": it.title[:200],
+                     "body": it.body, "target_type": target_type, "target_id": target_id,
+                     "is_urgent": urgent, "dedupe_key": it.dedupe, "created_at": now})
+    if not rows:
+        return []
     created = db.session.execute(
         insert(Notification).returning(Notification.id, Notification.user_id, sort_by_parameter_order=True),
         rows).all()

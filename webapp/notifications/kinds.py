@@ -64,4 +64,5 @@ TARGETS = {
     "agenda": ("agendas.show", "agenda_id"),
     "job": ("jobs.detail", "job_id"),
     "spot_check": ("spotchecks.show", "check_id"),
+    "paper": ("papers.show", "paper_id"),
 }

@@ -27,7 +27,7 @@ class Notification(db.Model):
         Index("ix_notifications_user_id", "user_id", "id"),
         Index("ix_notifications_user_unread", "user_id", "read_at"),
         # The same event is told once per person (the sweep may run twice in a minute).
-        UniqueConstraint("user_id", "dedupe_key", name="notification_once"),
+        UniqueConstraint("dedupe_key", "user_id", name="notification_once"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from ..accounts import nav
+from ..accounts import home, nav
 from ..accounts.gates import any_user, roles_required
 from ..accounts.roles import Role
 from ..core.errors import Conflict, FieldsInvalid
@@ -162,3 +162,13 @@ def resend(delivery_id: int):
     db.session.commit()
     flash(_("已重新排队发送。"), "success")
     return redirect(url_for("notifications.outbox", tab="failed"))
+
+
+@home.counts
+def _home_counts(user) -> list[home.Count]:
+    """Unread messages for everyone; failed deliveries for the office."""
+    out = [home.Count("unread", _l("未读消息"), queries.unread_count(user.id), url_for("notifications.inbox"))]
+    if user.role == Role.office:
+        failed = queries.delivery_counts().get("failed", 0)
+        out.append(home.Count("failed", _l("发送失败"), failed, url_for("notifications.outbox", tab="failed"), True))
+    return out
