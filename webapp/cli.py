@@ -12,9 +12,11 @@ from .core.extensions import db
 def register_cli(app: Flask) -> None:
     from .core.tasks import cli as tasks_cli
     from .integrity import cli as integrity_cli
+    from .notifications import cli as notifications_cli
     from .supervision import cli as supervision_cli
 
     app.cli.add_command(supervision_cli)
+    app.cli.add_command(notifications_cli)
     app.cli.add_command(integrity_cli)
     app.cli.add_command(tasks_cli)
 

@@ -73,6 +73,7 @@ def upgrade():
     )
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.create_index('ix_notifications_user_id', ['user_id', 'id'], unique=False)
+        batch_op.create_index('ix_notifications_user_kind', ['user_id', 'kind', 'id'], unique=False)
         batch_op.create_index('ix_notifications_user_unread', ['user_id', 'read_at'], unique=False)
 
     op.create_table('supervision_papers',
@@ -158,6 +159,7 @@ def downgrade():
     op.drop_table('supervision_papers')
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.drop_index('ix_notifications_user_unread')
+        batch_op.drop_index('ix_notifications_user_kind')
         batch_op.drop_index('ix_notifications_user_id')
 
     op.drop_table('notifications')

@@ -471,15 +471,16 @@ def late_return_allowed(problem) -> bool:
         ProblemEvent.created_at >= problem.assigned_at).limit(1)) is not None
 
 
-def return_problem(problem, user, *, reason: str, version=None) -> None:
+def return_problem(problem, user, *, reason: str, version=None, on: date | None = None) -> None:
     """退回: the lead unit sends a misrouted problem back to whoever assigned it, with a reason;
-    after the return limit only with the office's consent."""
+    after the return limit only with the office's consent. ``on``: the day of the return (today;
+    a loader replaying the campaign's history passes the day it replays)."""
     from .access import unit_part
 
     before = problem.status
     target = check_transition(problem, Action.return_, user, version, reason)
     limit = case_deadlines.return_deadline(problem)
-    if limit is not None and clock.today() > limit and not late_return_allowed(problem):
+    if limit is not None and (on or clock.today()) > limit and not late_return_allowed(problem):
         raise Invalid(_l("已超过退回时限（%(d)s），须经区活动办同意后才能退回；请联系活动办。", d=limit.isoformat()))
     part = unit_part(user, problem)
     part.status = PartStatus.returned

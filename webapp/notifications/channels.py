@@ -147,5 +147,5 @@ def adapter(channel: str, config=None):
     if channel == EMAIL and c.get("SMTP_HOST"):
         return Smtp(c["SMTP_HOST"], int(c.get("SMTP_PORT") or 25), c.get("SMTP_USER"),
                     c.get("SMTP_PASSWORD"), c.get("SMTP_FROM") or "huiyin@localhost",
-                    bool(c.get("SMTP_STARTTLS")))
+                    str(c.get("SMTP_STARTTLS") or "").strip().lower() in ("1", "true", "yes", "on"))
     return None

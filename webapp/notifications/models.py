@@ -26,6 +26,8 @@ class Notification(db.Model):
         # The inbox (newest first) and the bell (unread count): index-only per person.
         Index("ix_notifications_user_id", "user_id", "id"),
         Index("ix_notifications_user_unread", "user_id", "read_at"),
+        # The inbox filtered by kind, newest first, however rare the kind.
+        Index("ix_notifications_user_kind", "user_id", "kind", "id"),
         # The same event is told once per person (the sweep may run twice in a minute).
         UniqueConstraint("dedupe_key", "user_id", name="notification_once"),
     )
