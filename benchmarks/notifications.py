@@ -33,7 +33,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import queues as q  # noqa: E402
-
 import sqlalchemy as sa  # noqa: E402
 
 log = q.log
@@ -67,7 +66,7 @@ def add_units(app, n: int) -> list[int]:
 def bulletin_to_units(app, unit_ids: list[int], workdir: Path) -> dict:
     from webapp.core import tasks
     from webapp.core.extensions import db
-    from webapp.notifications.emit import ACT, LEAD, Item, People, notify_many
+    from webapp.notifications.emit import LEAD, Item, People, notify_many
     from webapp.notifications.models import Delivery, Notification
 
     app.config["SMS_GATEWAY_URL"] = "http://127.0.0.1:9/sms"  # configured: deliveries are queued
