@@ -92,19 +92,20 @@ def register_cli(app: Flask) -> None:
                    f"{counts['reports']} half-month reports issued")
         # Today's scheduled work, as cron would have run it: the office finds the 催办/通报 and
         # the integrity flags the campaign's data calls for.
+        from .demo.supervision import load_notices, load_papers
         from .integrity.scan import scan
         from .supervision import sweep
 
+        notices_made = load_notices()
+        db.session.commit()
         swept = sweep.run(source="demo")
         flags = scan(source="demo")
         db.session.commit()
         click.echo(f"supervision sweep: {swept.reminded} 催办, {swept.noticed} 通报; "
                    f"integrity scan: {sum(flags.values())} flags")
-        from .demo.supervision import load_supervision
-
-        paper_work = load_supervision()
+        paper_work = load_papers()
         db.session.commit()
-        click.echo(f"supervision on paper: {paper_work['notices']} 督办单 ({paper_work['answered']} answered), "
+        click.echo(f"supervision on paper: {notices_made['notices']} 督办单 ({notices_made['answered']} answered), "
                    f"papers {paper_work['papers']}, reminders {paper_work['limits']}")
 
     @demo_group.command("campaign")
