@@ -18,7 +18,8 @@ from webapp.core.tasks import ScheduledRun
 from webapp.integrity.models import Flag
 
 DAILY = [schedule.daily_supervision_sweep, schedule.daily_integrity_scan, schedule.daily_job_results_expiry,
-         schedule.daily_audit_anchor]
+         schedule.daily_audit_anchor, schedule.daily_time_limits]
+HELD = "webapp.schedule.send_held_notifications"
 
 
 def local(y, m, d, hh, mm) -> datetime:
@@ -46,16 +47,24 @@ def test_daily_tasks_start_at_their_minute_of_the_district_day(app, tmp_path):
     q = use_sqlite_queue(app, tmp_path / "queue.sqlite3")
     q.bind_all()
 
-    def starting(when: datetime) -> list[str]:
+    def every(when: datetime) -> list[str]:
         """What the consumer's scheduler enqueues in that minute (it passes naive UTC)."""
         naive_utc = when.astimezone(UTC).replace(tzinfo=None)
         return sorted(q.huey._registry.task_to_string(type(t)) for t in q.huey.read_periodic(naive_utc))
+
+    def starting(when: datetime) -> list[str]:
+        """The same, less the minutely release of held notifications."""
+        return [name for name in every(when) if name != HELD]
 
     assert starting(local(2026, 3, 2, 0, 5)) == ["webapp.schedule.daily_supervision_sweep"]
     assert starting(local(2026, 3, 2, 0, 15)) == ["webapp.schedule.daily_integrity_scan"]
     assert starting(local(2026, 3, 2, 0, 35)) == ["webapp.schedule.daily_job_results_expiry"]
     assert starting(local(2026, 3, 2, 0, 45)) == ["webapp.schedule.daily_audit_anchor"]
     assert starting(local(2026, 3, 2, 0, 6)) == []
+    assert every(local(2026, 3, 2, 0, 6)) == [HELD]  # held SMS go out as soon as they may
+    # The time-limit sweep from 08:20 (reminders arrive in office hours), hourly catch-up until 23:20.
+    assert starting(local(2026, 3, 2, 8, 20)) == ["webapp.schedule.daily_time_limits"]
+    assert starting(local(2026, 3, 2, 7, 20)) == []
     # Offered again each hour (a consumer down at 00:05 catches up); once a day is the claim's job.
     assert starting(local(2026, 3, 2, 9, 5)) == ["webapp.schedule.daily_supervision_sweep"]
     # 00:05 UTC is 08:05 in Jiawang: the sweep's chance of that hour, not a second schedule.

@@ -47,6 +47,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from .core import calendar, jobs, numbering, settings, tasks  # noqa: F401 - core tables; the task queue
     from .handling import models as _handling_models  # noqa: F401 - handling tables
     from .integrity import models as _integrity_models  # noqa: F401 - flags, spot checks, 问责
+    from .notifications import models as _notification_models  # noqa: F401 - inbox, deliveries
     from .receipt import models as _receipt_models  # noqa: F401 - the lookup's attempts
     from .stats import reports as _stats_reports  # noqa: F401 - half-month reports table
     from .supervision import models as _supervision_models  # noqa: F401 - 督办单, agendas
@@ -141,12 +142,14 @@ def _register_blueprints(app: Flask) -> None:
     from .integrity.routes import bp as integrity_bp
     from .integrity.spotcheck_routes import bp as spotchecks_bp
     from .jobs.routes import bp as jobs_bp
+    from .notifications.routes import bp as notifications_bp
     from .org.routes import bp as org_bp
     from .receipt.routes import bp as receipt_bp
     from .settings.routes import bp as settings_bp
     from .stats.routes import bp as stats_bp
     from .supervision.agenda_routes import bp as agendas_bp
     from .supervision.notice_routes import bp as notices_bp
+    from .supervision.paper_routes import bp as papers_bp
     from .supervision.routes import bp as supervision_bp
     from .visits.coverage_routes import bp as coverage_bp
     from .visits.import_routes import bp as imports_bp
@@ -184,17 +187,20 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(supervision_bp)
     app.register_blueprint(notices_bp)
     app.register_blueprint(agendas_bp)
+    app.register_blueprint(papers_bp)
     app.register_blueprint(integrity_bp)
     app.register_blueprint(spotchecks_bp)
     app.register_blueprint(accountability_bp)
     app.register_blueprint(jobs_bp)
     app.register_blueprint(api_keys_bp)
     app.register_blueprint(open311_bp)
+    app.register_blueprint(notifications_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:
     from .accounts.nav import items_for
     from .core import clock
+    from .notifications.queries import unread_count
 
     @app.template_filter("localtime")
     def localtime(value, fmt="%Y-%m-%d %H:%M"):
@@ -206,4 +212,7 @@ def _register_template_helpers(app: Flask) -> None:
             "nav_items": items_for(current_user) if current_user else [],
             "current_locale": select_locale(),
             "current_path": request.full_path.rstrip("?") if request else "/",
+            # Called by the layout's bell only: one index-only count per full page.
+            "unread_notifications": lambda: (
+                unread_count(current_user.id) if current_user and current_user.is_authenticated else 0),
         }

@@ -13,9 +13,11 @@ def register_cli(app: Flask) -> None:
     from .api.cli import cli as api_cli
     from .core.tasks import cli as tasks_cli
     from .integrity import cli as integrity_cli
+    from .notifications import cli as notifications_cli
     from .supervision import cli as supervision_cli
 
     app.cli.add_command(supervision_cli)
+    app.cli.add_command(notifications_cli)
     app.cli.add_command(integrity_cli)
     app.cli.add_command(tasks_cli)
     app.cli.add_command(api_cli)
@@ -93,14 +95,21 @@ def register_cli(app: Flask) -> None:
                    f"{counts['reports']} half-month reports issued")
         # Today's scheduled work, as cron would have run it: the office finds the 催办/通报 and
         # the integrity flags the campaign's data calls for.
+        from .demo.supervision import load_notices, load_papers
         from .integrity.scan import scan
         from .supervision import sweep
 
+        notices_made = load_notices()
+        db.session.commit()
         swept = sweep.run(source="demo")
         flags = scan(source="demo")
         db.session.commit()
         click.echo(f"supervision sweep: {swept.reminded} 催办, {swept.noticed} 通报; "
                    f"integrity scan: {sum(flags.values())} flags")
+        paper_work = load_papers()
+        db.session.commit()
+        click.echo(f"supervision on paper: {notices_made['notices']} 督办单 ({notices_made['answered']} answered), "
+                   f"papers {paper_work['papers']}, reminders {paper_work['limits']}")
 
     def _load_registers() -> None:
         from .demo.registers import load_registers

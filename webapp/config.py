@@ -87,6 +87,10 @@ def load_config(instance_path: str) -> dict:
         "JOB_RESULT_DAYS": int(os.environ.get("JOB_RESULT_DAYS", "7")),
         # Dashboards whose counts each process keeps for the current data version (0: none).
         "STATS_CACHE_SIZE": int(os.environ.get("STATS_CACHE_SIZE", "64")),
+        # Outbound notification channels (notifications.channels); unset: nothing leaves the
+        # machine, the office's outbox page shows what would have been sent.
+        **{name: os.environ[name] for name in NOTIFY_SETTINGS if os.environ.get(name)},
+        "NOTIFY_QUIET_HOURS": os.environ.get("NOTIFY_QUIET_HOURS", "22:00-07:00"),
         # The integrity scan's thresholds (defaults in integrity/detectors.py), when set.
         **{name: int(value) for name, value in os.environ.items() if name in INTEGRITY_SETTINGS},
     }
@@ -95,4 +99,9 @@ def load_config(instance_path: str) -> dict:
 INTEGRITY_SETTINGS = frozenset({
     "INTEGRITY_BUNCH_WORKDAYS", "INTEGRITY_BUNCH_MIN", "INTEGRITY_BUNCH_SHARE", "INTEGRITY_BUNCH_PERIODS",
     "INTEGRITY_REPEAT_DAYS", "INTEGRITY_REOPEN_MIN", "INTEGRITY_REOPEN_FACTOR", "INTEGRITY_REOPEN_MARGIN",
+})
+
+NOTIFY_SETTINGS = frozenset({
+    "SMS_GATEWAY_URL", "SMS_GATEWAY_KEY", "SMS_TEMPLATE_IDS", "SMTP_HOST", "SMTP_PORT", "SMTP_USER",
+    "SMTP_PASSWORD", "SMTP_FROM", "SMTP_STARTTLS", "NOTIFY_RATE_LIMITS", "PUBLIC_BASE_URL",
 })

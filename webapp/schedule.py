@@ -11,7 +11,11 @@ Daily, in the district's time (Asia/Shanghai), each once per local day (``once_p
 - from 00:15 the integrity scan, as ``flask integrity scan`` does;
 - from 00:35 the removal of job result files older than ``JOB_RESULT_DAYS``;
 - from 00:45 the audit chain's anchor (its head written outside the database), as
-  ``flask audit anchor`` does.
+  ``flask audit anchor`` does;
+- from 08:20 the time-limit sweep (reminders near a limit, who is late, escalation:
+  ``supervision.limits``), once per day (each person is told once per limit anyway).
+
+Every minute: held notifications (quiet hours, rate limits) whose time has come are sent.
 
 Each is offered again at the same minute of every later hour of the day, so a consumer that was
 down at 00:05 catches up within the hour; once the day's run has committed, the later ones write
@@ -23,11 +27,14 @@ from .api import tasks as _api_tasks  # noqa: F401 - webhook deliveries to API c
 from .audit import tasks as _audit_tasks  # noqa: F401 - the audit log's export job
 from .core import jobs, tasks
 from .core.extensions import db
+from .notifications import tasks as notification_tasks
 
 SWEEP_AT = tasks.crontab(minute="5")
 SCAN_AT = tasks.crontab(minute="15")
 EXPIRE_AT = tasks.crontab(minute="35")
 ANCHOR_AT = tasks.crontab(minute="45")
+LIMITS_AT = tasks.crontab(minute="20", hour="8-23")
+HELD_AT = tasks.crontab()
 
 
 @tasks.periodic(SWEEP_AT, once_per_day=True, retries=2, retry_delay=60)
@@ -62,3 +69,18 @@ def daily_audit_anchor() -> None:
 
     anchors.write_anchor("schedule")
     db.session.commit()
+
+
+@tasks.periodic(LIMITS_AT, once_per_day=True, retries=2, retry_delay=60)
+def daily_time_limits() -> None:
+    """Time limits: remind, tell who is late, escalate (once per person and limit; audited)."""
+    from .supervision import limits
+
+    limits.run(source="schedule")
+    db.session.commit()
+
+
+@tasks.periodic(HELD_AT, retries=0)
+def send_held_notifications() -> None:
+    """Held SMS and rate-limited deliveries go out when their time comes."""
+    notification_tasks.release_held()

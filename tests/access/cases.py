@@ -52,4 +52,8 @@ RULES = [
     _post("cases.return_", "return", "town_problem", {"town", "townlead"}, _return),
     _post("cases.return_", "return", "dept_problem", {"dept", "deptlead"}, _return),
     _post("cases.return_", "return", "other_town_problem", set(), _return),
+    # The office's consent to a return past its limit (an empty reason: the form again).
+    Rule("cases.allow_late_return", lambda o: f"/cases/{o.town_problem.id}/allow-late-return", {"office"}),
+    Rule("cases.allow_late_return", lambda o: f"/cases/{o.town_problem.id}/allow-late-return", {"office"},
+         method="POST", data=lambda o: {**_version(o.town_problem), "reason": ""}),
 ]

@@ -177,6 +177,39 @@ def _visits_objects() -> None:
 _visits_objects()
 
 
+def _notification_objects() -> None:
+    """Notifications: one in the town handler's inbox, one failed delivery for the office to resend."""
+
+    def town_notification():
+        from webapp.notifications.emit import notify
+
+        ids = notify([_user("town").id], "assigned", "新交办：测试")
+        db.session.commit()
+        return ids[0]
+
+    def failed_delivery():
+        from webapp.notifications.emit import notify
+        from webapp.notifications.models import Delivery, DeliveryStatus
+
+        nid = notify([_user("town").id], "remind", "催办：测试")[0]
+        d = Delivery(notification_id=nid, channel="sms", address="13800001234",
+                     idempotency_key=f"{nid}:sms-test", status=DeliveryStatus.failed, attempts=5)
+        db.session.add(d)
+        db.session.commit()
+        return d.id
+
+    def town_paper():
+        from tests.supervision.test_papers import paper_for
+
+        return paper_for(unit("潘安湖街道")).id
+
+    LAZY.update({"town_notification": town_notification, "failed_delivery": failed_delivery,
+                 "town_paper": town_paper})
+
+
+_notification_objects()
+
+
 def build() -> SimpleNamespace:
     ns = Objects()
     ns.own_town = unit("潘安湖街道")

@@ -11,6 +11,7 @@ from ..core.extensions import db
 from ..core.gates import public
 from ..core.security import safe_next
 from . import auth, reset_codes, throttle, totp, totp_routes
+from . import home as home_page
 from .forms import ChangePasswordForm, LoginForm, ResetWithCodeForm
 from .gates import any_user
 from .models import User, current_policy
@@ -141,5 +142,9 @@ def set_locale():
 @bp.get("/")
 @any_user
 def home():
-    """Each role's home: who you are, your unit, and what your role does."""
-    return render_template("accounts/home.html", duties=ROLE_DUTIES)
+    """Each role's home: its counts (each a link to the list behind it), the next things to do
+    by deadline, who you are and what your role does."""
+    user = current_user._get_current_object()
+    counts = home_page.counts_for(user) if user.role else []
+    return render_template("accounts/home.html", duties=ROLE_DUTIES, counts=counts,
+                           todo=home_page.todo_for(user) if user.role else [])

@@ -56,6 +56,7 @@ ACTIVITY_ENDPOINTS: dict[Activity, str] = {
     Activity.part_feedback: "progress.part_feedback",
     Activity.convene: "meetings.new",
     Activity.supervise: "notices.new",
+    Activity.allow_late_return: "cases.allow_late_return",
 }
 # Hidden fields a one-click button of another area expects besides version and token.
 EXTRA_FIELDS = {"lists.remove_problem": {"origin": "problem"}}
@@ -78,6 +79,7 @@ EVENT_LABELS = {
     "remind": _l("催办"),
     "notice": _l("通报"),
     "supervise": _l("下发督办单"),
+    "allow_late_return": _l("同意逾期退回"),
     "notice_answer": _l("督办单反馈"),
 }
 

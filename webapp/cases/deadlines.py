@@ -42,3 +42,10 @@ def owe_reply(problem: Problem, now: datetime | None = None) -> None:
     """The problem has ended (or is signed off): the resident is owed a reply from now on."""
     problem.reply_due = reply_deadline(now or clock.now())
     problem.replied_at = None
+
+
+def return_deadline(problem: Problem) -> date | None:
+    """The last day the unit may return the problem without the office's consent."""
+    if problem.assigned_at is None:
+        return None
+    return deadline_for(problem.assigned_at, get_settings().return_within_days)

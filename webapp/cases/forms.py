@@ -27,6 +27,14 @@ class SignForForm(ActionForm):
     pass
 
 
+class LateReturnForm(ActionForm):
+    reason = TextAreaField(
+        _l("同意理由"),
+        filters=[_strip],
+        validators=[DataRequired(_l("请说明同意逾期退回的理由。")), Length(max=500)],
+    )
+
+
 class ReturnForm(ActionForm):
     reason = TextAreaField(
         _l("退回原因"),

@@ -17,6 +17,7 @@ from ..core import audit, clock
 from ..core.errors import Conflict, Invalid
 from ..core.extensions import db
 from ..core.numbering import next_number
+from ..notifications.emit import ACT, notify_problem
 from ..org.models import TERRITORIAL, Unit, UnitKind
 from . import deadlines as case_deadlines
 from .access import relations
@@ -33,7 +34,18 @@ from .models import (
     ProblemEvent,
     UnitRole,
 )
-from .workflow import HANDLING, Action, Kind, Level, NotAllowed, Status, Tier, check
+from .workflow import (
+    HANDLING,
+    Action,
+    Activity,
+    Kind,
+    Level,
+    NotAllowed,
+    Status,
+    Tier,
+    check,
+    check_activity,
+)
 
 STALE = _l("该问题已被他人处理或修改（例如刚刚被签收、退回或交办）。请刷新页面查看最新状态后再操作。")
 
@@ -285,6 +297,11 @@ def _assign(problem: Problem, user, *, action: Action, channel: Channel, lead: U
         "assignment": number, "lead": lead.name, "cooperating": [u.name for u in cooperating],
         "deadline": deadline.isoformat(), "tier": triage.tier.value,
     })
+    note = f"办理时限 {deadline.isoformat()}，请于 {assignment.sign_for_deadline.isoformat()} 前签收。"
+    notify_problem(problem, "assigned", [lead.id], ACT, note, dedupe=f"assigned:{assignment.id}")
+    if cooperating:
+        notify_problem(problem, "cooperation", [u.id for u in cooperating], ACT,
+                       f"牵头单位：{lead.name}。{note}", dedupe=f"cooperation:{assignment.id}")
     return assignment
 
 
@@ -447,12 +464,24 @@ def sign_for(problem, user, *, version=None) -> AssignmentUnit:
     return part
 
 
-def return_problem(problem, user, *, reason: str, version=None) -> None:
-    """退回: the lead unit sends a misrouted problem back to whoever assigned it, with a reason."""
+def late_return_allowed(problem) -> bool:
+    """Whether the office consented to a late return since the current assignment."""
+    return db.session.scalar(select(ProblemEvent.id).where(
+        ProblemEvent.problem_id == problem.id, ProblemEvent.action == Activity.allow_late_return.value,
+        ProblemEvent.created_at >= problem.assigned_at).limit(1)) is not None
+
+
+def return_problem(problem, user, *, reason: str, version=None, on: date | None = None) -> None:
+    """退回: the lead unit sends a misrouted problem back to whoever assigned it, with a reason;
+    after the return limit only with the office's consent. ``on``: the day of the return (today;
+    a loader replaying the campaign's history passes the day it replays)."""
     from .access import unit_part
 
     before = problem.status
     target = check_transition(problem, Action.return_, user, version, reason)
+    limit = case_deadlines.return_deadline(problem)
+    if limit is not None and (on or clock.today()) > limit and not late_return_allowed(problem):
+        raise Invalid(_l("已超过退回时限（%(d)s），须经区活动办同意后才能退回；请联系活动办。", d=limit.isoformat()))
     part = unit_part(user, problem)
     part.status = PartStatus.returned
     part.returned_reason = reason
@@ -465,3 +494,17 @@ def return_problem(problem, user, *, reason: str, version=None) -> None:
     problem.deadline = None
     problem.sign_for_deadline = None
     append_event(problem, user, "return", before, note=reason, detail={"unit": part.unit.name})
+    notify_problem(problem, "returned", [problem.assigner_unit_id], ACT,
+                   f"{part.unit.name}退回：{reason}", dedupe=f"returned:{part.id}")
+
+
+def allow_late_return(problem, user, *, reason: str, version=None) -> None:
+    """The office consents to a return after the return limit (the lead unit is told)."""
+    guard_version(problem, version)
+    check_activity(Activity.allow_late_return, problem.status, user.role, relations(user, problem))
+    if not (reason or "").strip():
+        raise Invalid(_l("请说明同意逾期退回的理由。"))
+    touch(problem)
+    append_note(problem, user, Activity.allow_late_return.value, reason.strip())
+    notify_problem(problem, "returned", [problem.lead_unit_id], ACT,
+                   f"区活动办同意逾期退回：{reason.strip()}", dedupe=f"late_return:{problem.id}:{problem.version}")

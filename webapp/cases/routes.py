@@ -18,17 +18,18 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..accounts import nav
 from ..accounts.gates import role_may, roles_required
-from ..accounts.roles import CASEWORK_ROLES, UNIT_ROLES
+from ..accounts.roles import CASEWORK_ROLES, UNIT_ROLES, Role
 from ..core import audit, clock
 from ..core.deadlines import TimeLeft, time_left
 from ..core.errors import Conflict, Invalid
 from ..core.extensions import db
 from ..core.render import is_htmx, render
 from ..documents.excel import Sheet, xlsx_response
-from . import actions, panels, queries
+from . import actions, home, panels, queries  # noqa: F401 - home: the home page's counts
+from . import deadlines as case_deadlines
 from . import operations as ops
 from .access import get_problem_or_404, scope, sees_full_contact, shown_id_number, shown_phone
-from .forms import FilterChoices, ReturnForm, SignForForm
+from .forms import FilterChoices, LateReturnForm, ReturnForm, SignForForm
 from .models import Problem, UnitRole
 from .queries import QueueFilter
 from .workflow import HANDLING, Action, NotAllowed, transition
@@ -302,3 +303,35 @@ def return_(problem_id: int):
         problem = get_problem_or_404(problem_id, current_user, options=queries.detail_options())
         return _detail_page(problem, status=422 if is_htmx() else 200, return_form=form)
     return _done(problem_id, _("已退回交办单位重新研判。"))
+
+
+@bp.route("/<int:problem_id>/allow-late-return", methods=["GET", "POST"])
+@roles_required(Role.office)
+def allow_late_return(problem_id: int):
+    """The office consents to a return after the return limit (the unit may then return it)."""
+    problem = get_problem_or_404(problem_id, current_user, for_update=request.method == "POST")
+    form = LateReturnForm(version=problem.version)
+    limit = case_deadlines.return_deadline(problem)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            ops.allow_late_return(problem, current_user, reason=form.reason.data, version=form.version.data)
+            db.session.commit()
+        except (Conflict, StaleDataError):
+            db.session.rollback()
+            form.reason.errors = [str(ops.STALE)]
+            status = 409
+            problem = get_problem_or_404(problem_id, current_user)
+            form.version.data = problem.version
+        except (NotAllowed, Invalid) as exc:
+            db.session.rollback()
+            form.reason.errors = [str(exc)]
+            status = 409 if isinstance(exc, NotAllowed) else 200
+            problem = get_problem_or_404(problem_id, current_user)
+        else:
+            return _done(problem_id, _("已同意逾期退回，已通知责任单位。"))
+    elif request.method == "POST":
+        status = 200
+    return render("cases/late_return.html", problem=problem, form=form, limit=limit,
+                  late=limit is not None and clock.today() > limit,
+                  allowed=ops.late_return_allowed(problem) if problem.assigned_at else False), status

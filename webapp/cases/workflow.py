@@ -235,6 +235,7 @@ class Activity(enum.StrEnum):
     part_feedback = "part_feedback"  # a cooperating unit's feedback on its part
     convene = "convene"  # put the problem on a joint meeting's agenda
     supervise = "supervise"  # issue a 督办单 to the lead unit (谁交办谁跟踪, or the office)
+    allow_late_return = "allow_late_return"  # the office consents to a return after its limit
 
     @property
     def label(self):
@@ -248,6 +249,7 @@ ACTIVITY_LABELS = {
     Activity.part_feedback: _l("配合单位反馈"),
     Activity.convene: _l("召集协商会办"),
     Activity.supervise: _l("下发督办单"),
+    Activity.allow_late_return: _l("同意逾期退回"),
 }
 
 
@@ -272,6 +274,8 @@ ACTIVITIES: dict[Activity, Rule] = {
     # Whoever assigned the problem, or the office, presses the unit while it is being handled.
     Activity.supervise: Rule(frozenset({S.assigned, S.accepted, S.plan_review, S.in_progress}),
                              frozenset({GROUP_LEAD, OFFICE}), frozenset({R.assigner, R.office})),
+    # Past the return limit a unit may still return a misrouted problem, with the office's consent.
+    Activity.allow_late_return: Rule(frozenset({S.assigned}), frozenset({OFFICE}), frozenset({R.office})),
 }
 
 

@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from . import clock
@@ -80,3 +81,34 @@ def time_left(
         is_overdue=False, is_due_soon=left <= due_soon_days,
         needs_reminder=False, needs_notice=False, state=state, label=label,
     )
+
+
+@dataclass(frozen=True)
+class LimitRule:
+    """One enforced time limit: what it is, who is reminded, told when late, escalated to."""
+
+    code: str
+    label: object
+    limit: object
+    remind: object
+    overdue: object
+    escalate: object
+
+
+# The rules ``supervision.limits`` enforces, in the office's words (the settings page shows them).
+LIMIT_RULES = [
+    LimitRule("sign_for", _l("签收"), _l("交办后“签收时限”个工作日"), _l("截止当天提醒责任单位经办人"),
+         _l("显示“超时未签收”，通知经办人和责任领导"), _l("再超期“通报”天数后告知交办单位")),
+    LimitRule("return", _l("退回"), _l("交办后“退回时限”个工作日"), _l("—"),
+         _l("逾期退回须经活动办同意"), _l("—")),
+    LimitRule("handling", _l("办理"), _l("问题的办理时限"), _l("到期前“即将到期”天数提醒经办人"),
+         _l("通知经办人和责任领导"), _l("按设置催办、通报")),
+    LimitRule("step", _l("任务书步骤"), _l("时间表上每一步的日期"), _l("到期前提醒该步骤的责任单位"),
+         _l("通知该单位经办人和责任领导"), _l("再超期“通报”天数后告知交办单位")),
+    LimitRule("extension", _l("延期审批"), _l("申请时的办理时限"), _l("到期前提醒交办单位审批"),
+         _l("通知交办单位负责人"), _l("—")),
+    LimitRule("verification", _l("核验"), _l("领导同意销号后“核验时限”个工作日"), _l("到期前提醒交办单位"),
+         _l("通知交办单位负责人"), _l("—")),
+    LimitRule("reply", _l("回音"), _l("销号后“回音时限”个工作日"), _l("到期前提醒登记的走访队员"),
+         _l("通知走访队员和工作组牵头负责人"), _l("—")),
+]

@@ -16,6 +16,9 @@ NUMBER_FORMATS = {
     "list": "贾走访清〔{year}〕{seq:04d}号",
     "meeting": "贾走访会〔{year}〕{seq:04d}号",
     "notice": "贾走访督〔{year}〕{seq:04d}号",
+    # 催办通知书 and 通报 of the activity office (贾汪区走访办).
+    "reminder": "贾汪走访办催〔{year}〕{seq}号",
+    "bulletin": "贾汪走访办通〔{year}〕{seq}号",
 }
 
 

@@ -39,6 +39,7 @@ class Settings:
     remind_after_days: int = 1            # 催办: this many workdays after the deadline
     notice_after_overdue_days: int = 5    # 通报: this many workdays overdue
     due_soon_days: int = 2                # 即将到期: deadline within this many workdays
+    verify_within_days: int = 5           # 核验 a sign-off the unit leader agreed to
     campaign_deadline: dt.date | None = None  # None: 30 September of the current (local) year
     version: int = 0                      # 0 until the office first saves
 
@@ -76,6 +77,7 @@ LABELS = {
     "remind_after_days": _l("超期后催办（工作日）"),
     "notice_after_overdue_days": _l("超期后通报（工作日）"),
     "due_soon_days": _l("即将到期提醒（工作日）"),
+    "verify_within_days": _l("核验时限（工作日）"),
     "campaign_deadline": _l("活动截止日期"),
 }
 # Smallest allowed value per day field (the largest is MAX_DAYS).
@@ -103,6 +105,7 @@ class CampaignSettings(db.Model):
     remind_after_days: Mapped[int]
     notice_after_overdue_days: Mapped[int]
     due_soon_days: Mapped[int]
+    verify_within_days: Mapped[int] = mapped_column(server_default="5")
     campaign_deadline: Mapped[dt.date | None] = mapped_column(Date)
     version: Mapped[int] = mapped_column(default=1)
 

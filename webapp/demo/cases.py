@@ -865,7 +865,7 @@ class _Loader(lifecycle.HandlingSteps):
             reason = RETURN_TOWN.format(unit=s.tpl.belongs_to)
         else:
             reason = RETURN_DEPT.format(unit=self.rng.choice([d for d in DEPARTMENT_SLUGS if d != s.lead]))
-        ops.return_problem(p, self.handlers[s.lead], reason=reason)
+        ops.return_problem(p, self.handlers[s.lead], reason=reason, on=clock.local(when).date())
         part.signed_at = assignment.ended_at = p.updated_at = when
 
     def end(self, s: Spec, when: datetime) -> None:

@@ -17,6 +17,7 @@ from ..core import audit, clock
 from ..core.errors import Conflict, FieldsInvalid, Invalid
 from ..core.extensions import db
 from ..core.numbering import next_number
+from ..notifications.emit import ACT, LEAD, notify, unit_people
 from ..org.models import Unit
 from .models import (
     Meeting,
@@ -76,6 +77,9 @@ def convene_meeting(user, *, kind: MeetingKind, title: str, starts_at: datetime,
     audit.record("meeting.convene", obj=meeting, user=user,
                  detail={"number": number, "problems": [p.number for p in problems], "units": [u.name for u in units]})
     when = clock.local(starts_at).strftime("%Y-%m-%d %H:%M")
+    notify([*unit_people([u.id for u in units], ACT), *unit_people([u.id for u in units], LEAD)], "meeting",
+           f"会议通知：{meeting.title}", f"{meeting.kind.label}，{when}，{meeting.place}，主持：{meeting.host}。",
+           target=("meeting", meeting.id), dedupe=f"meeting:{meeting.id}")
     for p in problems:
         append_note(p, user, "meeting_convened", f"{meeting.kind.label}：{meeting.title}（{when}，{meeting.place}）",
                     detail={"meeting": meeting.id})
@@ -147,6 +151,10 @@ def record_minutes(meeting: Meeting, user, *, summary: str, attendance: dict[int
     db.session.flush()
     audit.record("meeting.minutes", obj=meeting, user=user,
                  detail={"number": meeting.number, "decisions": len(decisions)})
+    units = [mu.unit_id for mu in meeting.units]
+    notify(unit_people(units, ACT), "minutes", f"会议纪要：{meeting.title}",
+           f"{meeting.number}，决定事项 {len(decisions)} 项，请按时限落实。",
+           target=("meeting", meeting.id), dedupe=f"minutes:{meeting.id}")
     return meeting
 
 

@@ -45,6 +45,7 @@ from ..core import clock
 from ..core.deadlines import latest_extension_request
 from ..core.errors import Conflict, FieldsInvalid, Invalid
 from ..core.extensions import db
+from ..notifications.emit import ACT, LEAD, notify_problem
 from .models import (
     BookStatus,
     CannotSolveReason,
@@ -182,6 +183,8 @@ def submit_plan(problem: Problem, user, *, handler: User | None, responsible_lea
     problem.status = t.target
     append_event(problem, user, action.value, before, note=book.revision_reason, detail={
         "task_book": book.id, "revision": revision, "deadline": deadline.isoformat(), "steps": seq})
+    notify_problem(problem, "plan_review", [problem.lead_unit_id], LEAD, "任务书等待责任领导审核。",
+                   dedupe=f"plan_review:{book.id}")
     return book
 
 
@@ -209,6 +212,8 @@ def approve_plan(problem: Problem, user, *, note: str | None = None, version=Non
     problem.handler_id = book.handler_id
     append_event(problem, user, "approve_plan", before, note=book.decision_note, public=True,
            detail={"task_book": book.id, "revision": book.revision, "deadline": book.deadline.isoformat()})
+    notify_problem(problem, "plan_decided", [problem.lead_unit_id], ACT,
+                   f"任务书已批准，办理时限 {book.deadline.isoformat()}。", dedupe=f"plan_decided:{book.id}")
     return book
 
 
@@ -223,6 +228,8 @@ def reject_plan(problem: Problem, user, *, reason: str, version=None) -> TaskBoo
     book.decided_by_id, book.decided_at, book.decision_note = user.id, clock.now(), reason.strip()
     problem.status = target_of(t, alternative=book_in_force(problem) is not None)
     append_event(problem, user, "reject_plan", before, note=reason, detail={"task_book": book.id})
+    notify_problem(problem, "plan_decided", [problem.lead_unit_id], ACT, f"任务书被退回：{reason.strip()}",
+                   dedupe=f"plan_decided:{book.id}")
     return book
 
 
@@ -317,6 +324,8 @@ def request_extension(problem: Problem, user, *, new_deadline: date | None, reas
     touch(problem)  # the version moves: a second request is stale
     append_event(problem, user, "request_extension", problem.status, note=reason.strip(),
            detail={"extension": ext.id, "new_deadline": new_deadline.isoformat()})
+    notify_problem(problem, "extension_requested", [problem.assigner_unit_id], ACT,
+                   f"申请延期至 {new_deadline.isoformat()}：{reason.strip()}", dedupe=f"extension:{ext.id}")
     return ext
 
 
@@ -337,6 +346,9 @@ def decide_extension(problem: Problem, user, *, approve: bool, note: str | None 
     append_event(problem, user, "approve_extension" if approve else "reject_extension", problem.status,
            note=ext.decision_note, public=approve,
            detail={"extension": ext.id, "old": ext.old_deadline.isoformat(), "new": ext.new_deadline.isoformat()})
+    notify_problem(problem, "extension_decided", [problem.lead_unit_id], ACT,
+                   (f"延期已批准，新时限 {ext.new_deadline.isoformat()}。" if approve
+                    else f"延期申请被驳回：{ext.decision_note}"), dedupe=f"extension_decided:{ext.id}")
     return ext
 
 
@@ -377,6 +389,8 @@ def request_signoff(problem: Problem, user, *, result: str, completed_on: date |
     _withdraw_extension(problem, user, str(_l("已申请销号，延期申请自动撤回。")))
     problem.status = t.target
     append_event(problem, user, "request_signoff", before, note=closure.result, detail={"closure": closure.id})
+    notify_problem(problem, "signoff_review", [problem.lead_unit_id], LEAD, "销号申请等待责任领导审核。",
+                   dedupe=f"signoff_review:{closure.id}")
     return closure
 
 
@@ -391,6 +405,8 @@ def approve_signoff(problem: Problem, user, *, note: str | None = None, version=
     closure.leader_id, closure.leader_at, closure.leader_note = user.id, clock.now(), (note or "").strip() or None
     problem.status = t.target
     append_event(problem, user, "approve_signoff", before, note=closure.leader_note, detail={"closure": closure.id})
+    notify_problem(problem, "verification", [problem.assigner_unit_id], ACT, "责任单位申请销号，等待核验。",
+                   dedupe=f"verification:{closure.id}")
     return closure
 
 
@@ -446,6 +462,10 @@ def verify(problem: Problem, user, *, note: str | None = None, version=None) -> 
     problem.solved_at = now
     case_deadlines.owe_reply(problem, now)
     append_event(problem, user, "verify", before, note=closure.verifier_note, public=True, detail={"closure": closure.id})
+    notify_problem(problem, "verified", [problem.lead_unit_id], ACT, "核验通过，已销号。",
+                   dedupe=f"verified:{closure.id}")
+    notify_problem(problem, "reply_due", [], ACT, f"请在 {problem.reply_due.isoformat()} 前向群众回音。",
+                   dedupe=f"reply_due:{closure.id}", also=[problem.registered_by_id])
     return closure
 
 
@@ -462,6 +482,9 @@ def reject_verification(problem: Problem, user, *, reason: str, version=None) ->
     closure.verifier_note = reason.strip()
     problem.status = target_of(t, alternative=problem.lead_unit_id is None)
     append_event(problem, user, "reject_verification", before, note=reason, detail={"closure": closure.id})
+    if problem.lead_unit_id is not None:
+        notify_problem(problem, "redo", [problem.lead_unit_id], ACT, f"核验未通过，退回重办：{reason.strip()}",
+                       dedupe=f"redo:{closure.id}")
     return closure
 
 

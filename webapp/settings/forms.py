@@ -27,6 +27,7 @@ EXPLAIN = {
     "remind_after_days": _l("超过截止日多少个工作日后催办；1 表示截止日后的第一个工作日。"),
     "notice_after_overdue_days": _l("超过截止日多少个工作日后通报；不能早于催办。"),
     "due_soon_days": _l("剩余不超过多少个工作日时，问题列入“即将到期”；0 表示只在到期当天提醒。"),
+    "verify_within_days": _l("责任领导同意销号后，交办单位须在多少个工作日内核验。"),
     "campaign_deadline": _l("本次走访活动的截止日期。留空表示每年 9 月 30 日。"),
 }
 
@@ -34,7 +35,7 @@ EXPLAIN = {
 GROUPS = (
     (_l("交办与签收"), ("sign_for_days", "return_within_days")),
     (_l("办理时限"), ("tier_immediate_days", "tier_quick_days", "tier_joint_max_days")),
-    (_l("延期与回音"), ("extension_min_days_before", "reply_after_signoff_days")),
+    (_l("延期、核验与回音"), ("extension_min_days_before", "verify_within_days", "reply_after_signoff_days")),
     (_l("提醒、催办与通报"), ("due_soon_days", "remind_after_days", "notice_after_overdue_days")),
     (_l("活动"), ("campaign_deadline",)),
 )

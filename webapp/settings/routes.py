@@ -25,6 +25,7 @@ from ..accounts.roles import Role
 from ..cases.models import Category, Problem
 from ..core import audit, calendar, clock
 from ..core import settings as campaign
+from ..core.deadlines import LIMIT_RULES
 from ..core.extensions import db
 from ..core.render import render
 from . import categories as cats
@@ -103,7 +104,7 @@ def _limits_form() -> LimitsForm:
 def _limits_page(form: LimitsForm, *, status: int = 200, message: str | None = None, saved=None):
     return render("settings/limits.html", status=status, form=form, groups=GROUPS, explain=EXPLAIN,
                   settings=campaign.get_settings(), message=message, saved=saved or {},
-                  lo=campaign.MINIMUM, hi=campaign.MAX_DAYS)
+                  lo=campaign.MINIMUM, hi=campaign.MAX_DAYS, limit_rules=LIMIT_RULES)
 
 
 def _saved_values() -> dict:

@@ -25,3 +25,15 @@ def sweep_command(on: dt.datetime | None):
     db.session.commit()
     click.echo(f"{result.date.isoformat()}: overdue {result.overdue}, "
                f"reminded {result.reminded}, noticed {result.noticed}")
+
+
+@cli.command("limits")
+@click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Run as of this local date (YYYY-MM-DD); default today.")
+def limits_command(on: dt.datetime | None):
+    """Remind near the time limits, tell who is late, escalate (each person once per limit)."""
+    from . import limits
+
+    result = limits.run(on.date() if on else None, source="cli")
+    db.session.commit()
+    click.echo(f"{result.date.isoformat()}: " + ", ".join(f"{k} {v}" for k, v in sorted(result.told.items())))

@@ -98,3 +98,55 @@ class AgendaItem(db.Model):
 
     agenda: Mapped[Agenda] = relationship(back_populates="items")
     problem: Mapped[Problem] = relationship()
+
+
+class PaperKind(enum.StrEnum):
+    reminder = "reminder"  # 催办通知书: problems reminded (催办) and still late
+    bulletin = "bulletin"  # 通报: problems noticed (通报) for being long overdue
+
+
+class SupervisionPaper(db.Model):
+    """催办通知书 / 通报 as a numbered document (贾汪走访办催〔2026〕12号), sent to the units it names."""
+
+    __tablename__ = "supervision_papers"
+    audit_type = "supervision_paper"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[PaperKind] = mapped_column(enum_column(PaperKind, 16))
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    title: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text, default="")
+    issuer_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    issued_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, index=True)
+    acknowledge_by: Mapped[date] = mapped_column(Date)
+
+    issuer_unit: Mapped[Unit] = relationship()
+    issued_by: Mapped[User] = relationship()
+    recipients: Mapped[list["PaperRecipient"]] = relationship(
+        back_populates="paper", order_by="PaperRecipient.id", cascade="all, delete-orphan")
+
+
+class PaperRecipient(db.Model):
+    """A unit a paper is sent to, the problems of that unit it concerns, and its acknowledgement."""
+
+    __tablename__ = "supervision_paper_units"
+    audit_type = "supervision_paper_unit"
+    __table_args__ = (
+        UniqueConstraint("paper_id", "unit_id", name="paper_unit"),
+        Index("ix_supervision_paper_units_unit_ack", "unit_id", "acknowledged_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    paper_id: Mapped[int] = mapped_column(ForeignKey("supervision_papers.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    problem_ids: Mapped[list] = mapped_column(JSON, default=list)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    paper: Mapped[SupervisionPaper] = relationship(back_populates="recipients")
+    unit: Mapped[Unit] = relationship()
+    acknowledged_by: Mapped[User | None] = relationship()

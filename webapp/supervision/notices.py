@@ -30,6 +30,7 @@ from ..core.errors import Conflict, FieldsInvalid, Invalid
 from ..core.extensions import db
 from ..core.numbering import next_number
 from ..handling.queries import book_in_force, book_under_review
+from ..notifications.emit import ACT, LEAD, notify, unit_people
 from .models import NoticeStatus, SupervisionNotice
 
 ISSUE = "supervise"  # the timeline's action when a notice is issued (EVENT_LABELS: 下发督办单)
@@ -232,6 +233,9 @@ def issue(problem: Problem, user, *, lateness: str, requirement: str, reply_by: 
     db.session.flush()
     detail = {"number": number, "problem": problem.number, "unit": lead, "reply_by": reply_by.isoformat()}
     audit.record("notice.issue", obj=notice, user=user, detail=detail)
+    notify([*unit_people([notice.unit_id], ACT), *unit_people([notice.unit_id], LEAD)], "supervision_notice",
+           f"督办单 {number}：{problem.number} {problem.title}", f"请于 {reply_by.isoformat()} 前反馈。{_summary(notice.lateness)}",
+           target=("notice", notice.id), dedupe=f"notice:{notice.id}")
     audit.record(f"problem.{ISSUE}", obj=problem, user=user, detail={**detail, "number": problem.number,
                                                                        "notice": number})
     return notice

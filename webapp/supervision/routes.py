@@ -10,17 +10,18 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from ..accounts import nav
+from ..accounts import home, nav
 from ..accounts.gates import roles_required
-from ..accounts.roles import Role
-from ..cases.models import Problem, ProblemEvent
+from ..accounts.roles import UNIT_ROLES, Role
+from ..cases.models import AssignmentUnit, Problem, ProblemEvent
 from ..cases.workflow import HANDLING
 from ..core import clock
 from ..core.deadlines import time_left
 from ..core.extensions import db
 from ..core.render import render
 from ..org.models import Unit
-from . import sweep
+from . import limits, sweep
+from .models import NoticeStatus, SupervisionNotice
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 readers = roles_required(Role.office, Role.leader)
@@ -95,3 +96,19 @@ def run():
     flash(_("督查完成：超期问题 %(overdue)d 个，新增催办 %(reminded)d 条，新增通报 %(noticed)d 条。",
             overdue=result.overdue, reminded=result.reminded, noticed=result.noticed), "success")
     return redirect(url_for("supervision.index"))
+
+
+@home.counts
+def _home_counts(user) -> list[home.Count]:
+    """超时未签收 (the unit's own, or every unit's for the office and the leader) and the 督办单
+    waiting for the unit's answer."""
+    if user.role in UNIT_ROLES:
+        late = db.session.scalar(select(func.count(AssignmentUnit.id)).where(limits.late_sign_for(user.unit_id)))
+        waiting = db.session.scalar(select(func.count(SupervisionNotice.id)).where(
+            SupervisionNotice.unit_id == user.unit_id, SupervisionNotice.status == NoticeStatus.open))
+        return [home.Count("late_sign_for", _l("超时未签收"), late or 0, url_for("cases.queue", tab="to_sign"), True),
+                home.Count("notices", _l("待反馈督办单"), waiting or 0, url_for("notices.index", tab="pending"), True)]
+    if user.role in (Role.office, Role.leader):
+        late = db.session.scalar(select(func.count(AssignmentUnit.id)).where(limits.late_sign_for()))
+        return [home.Count("late_sign_for", _l("超时未签收"), late or 0, url_for("supervision.index"), True)]
+    return []

@@ -25,6 +25,7 @@ from ..core import audit, clock
 from ..core.audit import AuditHead
 from ..core.deadlines import time_left
 from ..core.extensions import db
+from ..notifications.emit import LEAD, Item, People, notify_many
 
 REMIND = "remind"
 NOTICE = "notice"
@@ -64,6 +65,23 @@ def _serialise() -> None:
     db.session.execute(select(AuditHead.id).where(AuditHead.id == 1).with_for_update())
 
 
+def _tell(new: list[dict], rows: dict) -> None:
+    """The lead unit's handlers hear of each 催办; its leader too of each 通报."""
+    people = People({n["unit_id"] for n in new})
+    for action, kind in ((REMIND, "remind"), (NOTICE, "bulletin")):
+        items = []
+        for n in new:
+            if n["action"] != action:
+                continue
+            row = rows[n["problem_id"]]
+            users = people.of(row.lead_unit_id) + (people.of(row.lead_unit_id, LEAD) if action == NOTICE else ())
+            label = "催办" if action == REMIND else "通报"
+            items.append(Item(users, f"{label}：{row.number} {row.title}", n["note"], ("problem", row.id),
+                              f"{kind}:{row.id}:{row.deadline.isoformat()}"))
+        if items:
+            notify_many(kind, items)
+
+
 def run(today: dt.date | None = None, *, user=None, source: str = "cli") -> Result:
     """Add the 催办/通报 due on ``today`` (default: the district's today); audited."""
     today = today or clock.today()
@@ -71,7 +89,7 @@ def run(today: dt.date | None = None, *, user=None, source: str = "cli") -> Resu
     overdue = reminded = noticed = 0
     last_id = 0
     candidates = (
-        select(Problem.id, Problem.deadline, Problem.lead_unit_id)
+        select(Problem.id, Problem.deadline, Problem.lead_unit_id, Problem.number, Problem.title)
         .where(Problem.status.in_(HANDLING), Problem.deadline.is_not(None), Problem.deadline < today)
         .order_by(Problem.id)
         .limit(BATCH)
@@ -113,6 +131,7 @@ def run(today: dt.date | None = None, *, user=None, source: str = "cli") -> Resu
             db.session.execute(insert(ProblemEvent), new)
             reminded += sum(1 for n in new if n["action"] == REMIND)
             noticed += sum(1 for n in new if n["action"] == NOTICE)
+            _tell(new, {row.id: row for row, _a, _d in due})
             for action in (REMIND, NOTICE):
                 ids = [n["problem_id"] for n in new if n["action"] == action]
                 if ids:
