@@ -16,7 +16,7 @@ from wtforms.fields import DateTimeLocalField
 from wtforms.validators import Length, Optional, StopValidation
 from wtforms.widgets import HiddenInput
 
-from . import clock
+from . import calendar, clock
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -69,13 +69,18 @@ class WholeNumberField(IntegerField):
 
 
 class LocalDateField(DateField):
-    """An ``<input type=date>`` whose parse error is in Chinese."""
+    """An ``<input type=date>`` whose parse error is in Chinese; dates outside the working-day
+    calendar's range (a typo such as 0226 or 9999) are refused here, before any deadline is
+    counted from them."""
 
     def process_formdata(self, valuelist):
         try:
             super().process_formdata(valuelist)
         except ValueError as exc:
             raise ValueError(str(_l("请输入有效的日期。"))) from exc
+        if self.data is not None and not calendar.in_range(self.data):
+            raise ValueError(str(_l("请输入 %(first)s 至 %(last)s 之间的日期。", first=calendar.FIRST_DAY.isoformat(),
+                                    last=calendar.LAST_DAY.isoformat())))
 
 
 class LocalTimeField(TimeField):
