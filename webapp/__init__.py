@@ -37,6 +37,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     db.init_app(app)
     from . import schedule  # noqa: F401 - every task the queue runs, and the scheduled ones
+    from .cases import counts as _case_counts  # noqa: F401 - the queues' counters and their upkeep
     from .cases import models as _case_models  # noqa: F401 - case tables, for migrations
     from .core import calendar, jobs, numbering, settings, tasks  # noqa: F401 - core tables; the task queue
     from .handling import models as _handling_models  # noqa: F401 - handling tables

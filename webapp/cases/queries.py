@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..accounts.roles import Role
 from ..core import clock
 from ..core.extensions import db
+from . import counts
 from .access import scope
 from .deadlines import due_soon_cutoff
 from .models import Assignment, AssignmentUnit, PartStatus, Problem
@@ -230,7 +231,23 @@ def export_rows(user, f: QueueFilter, *, limit: int = 100_000, today: date | Non
 
 
 def counters(user, *, today: date | None = None, soon: date | None = None) -> dict[str, int]:
-    """Every tab's count for the user in one query."""
+    """Every tab's count for the user, from the kept counters (``cases.counts``): one small query."""
+    return counters_and_total(user, today=today, soon=soon)[0]
+
+
+def counters_and_total(user, *, today: date | None = None, soon: date | None = None) -> tuple[dict[str, int], int]:
+    """Every tab's count and the count of the user's whole scope (the 全部 tab), in one query."""
+    today = today or clock.today()
+    soon = soon or due_soon_cutoff(today)
+    tabs = tab_conditions(user, today, soon)
+    if not tabs:
+        return {}, 0
+    return counts.tab_counts(user, list(tabs), today, soon)
+
+
+def fresh_counters(user, *, today: date | None = None, soon: date | None = None) -> dict[str, int]:
+    """Every tab's count by counting the problems themselves (what ``flask counts verify`` and the
+    tests compare the kept counters with; a scan of the user's scope — never on a page)."""
     today = today or clock.today()
     soon = soon or due_soon_cutoff(today)
     tabs = tab_conditions(user, today, soon)
