@@ -27,6 +27,10 @@ def upgrade():
     sa.PrimaryKeyConstraint('key', name=op.f('pk_problem_counts'))
     )
     op.create_index('ix_problem_counts_scope', 'problem_counts', ['scope', 'bucket', 'day', 'n'], unique=False)
+    op.create_index('ix_problems_deadline_id', 'problems', ['deadline', 'id'], unique=False)
+    op.create_index('ix_problems_status_deadline_id', 'problems', ['status', 'deadline', 'id'], unique=False)
+    op.create_index('ix_problems_registrar_deadline', 'problems', ['registered_by_id', 'deadline', 'id'], unique=False)
+    op.create_index('ix_problems_group_deadline', 'problems', ['work_group_id', 'deadline', 'id'], unique=False)
     op.create_table('problem_counted',
     sa.Column('problem_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('key_list', sa.Text(), nullable=False),
@@ -36,5 +40,9 @@ def upgrade():
 
 def downgrade():
     op.drop_table('problem_counted')
+    op.drop_index('ix_problems_group_deadline', table_name='problems')
+    op.drop_index('ix_problems_registrar_deadline', table_name='problems')
+    op.drop_index('ix_problems_status_deadline_id', table_name='problems')
+    op.drop_index('ix_problems_deadline_id', table_name='problems')
     op.drop_index('ix_problem_counts_scope', table_name='problem_counts')
     op.drop_table('problem_counts')

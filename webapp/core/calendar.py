@@ -161,6 +161,10 @@ def _load_years(first: int, last: int) -> _Overrides:
     first, last = max(first, FIRST_DAY.year), min(last, LAST_DAY.year)
     missing = [y for y in range(first, last + 1) if y not in cache.years]
     if missing:
+        # The neighbouring years come along (a page's deadlines straddle New Year in December):
+        # one query, whatever dates the page then counts.
+        missing = [y for y in range(max(min(missing) - 1, FIRST_DAY.year), min(max(missing) + 1, LAST_DAY.year) + 1)
+                   if y not in cache.years]
         lo, hi = dt.date(min(missing), 1, 1), dt.date(max(missing), 12, 31)
         rows = db.session.execute(
             select(CalendarDay.date, CalendarDay.is_workday).where(CalendarDay.date.between(lo, hi))
