@@ -580,7 +580,7 @@ class Server:
                "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", target]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)  # noqa: S603
 
-    def wait(self, path: str = "/", timeout: float = 60) -> None:
+    def wait(self, path: str = "/", timeout: float = 180) -> None:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.util import identity_key
 
 from ..accounts.roles import Role
 from ..core import clock
@@ -351,7 +352,10 @@ def _references(items: list[Problem]) -> list:
         return []
     unit_ids = {i for p in items for i in (p.village_id, p.town_id, p.lead_unit_id) if i}
     units = db.session.scalars(select(Unit).where(Unit.id.in_(unit_ids))).all()
-    categories = db.session.scalars(select(Category).where(Category.id.in_({p.category_id for p in items}))).all()
+    # The categories are few and usually already in the session (the filter's choices load them).
+    held = db.session.identity_map
+    missing = {p.category_id for p in items if identity_key(Category, p.category_id) not in held}
+    categories = db.session.scalars(select(Category).where(Category.id.in_(missing))).all() if missing else []
     return [*units, *categories]
 
 

@@ -110,6 +110,9 @@ def _filter() -> QueueFilter:
 
 
 def _queue_context(f: QueueFilter, *, choices: bool = True) -> dict:
+    # The filter's choices are drawn with the full page only (htmx swaps the results); loaded
+    # first, their categories are the cards' too.
+    filter_choices = FilterChoices() if choices else None
     counts, total = queries.counters_and_total(current_user)
     page = queries.queue(current_user, f, counters=counts, scope_total=total)
     now = clock.now()
@@ -118,8 +121,7 @@ def _queue_context(f: QueueFilter, *, choices: bool = True) -> dict:
         "page": page,
         "rows": [_row(current_user, p, now) for p in page.items],
         "tabs": _tabs(counts),
-        # The filter's choices are drawn with the full page only (htmx swaps the results).
-        "choices": FilterChoices() if choices else None,
+        "choices": filter_choices,
     }
 
 
