@@ -708,6 +708,8 @@ def load_python(port, path, cookie, duration, concurrency) -> Load:
         t.join()
     elapsed = time.perf_counter() - started
     latencies.sort()
+    if not latencies:  # not one request answered within the run (reported as 0 req/s, errors counted)
+        return Load(0.0, float("nan"), float("nan"), 0, errors[0] + concurrency, non200[0], "python", float("nan"))
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0]] * 99
     return Load(len(latencies) / elapsed, q[49] * 1000, q[94] * 1000, len(latencies), errors[0], non200[0], "python",
                 q[98] * 1000)
