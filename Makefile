@@ -59,7 +59,7 @@ lint:
 	$(BIN)/ruff check webapp tests
 	$(BIN)/lint-imports
 
-## make bench [BENCH_ARGS="--database-url postgresql+psycopg://…/huiyin_bench"]: 200,000 problems, queue pages vs hello.
+## make bench [BENCH_ARGS="--database-url postgresql+psycopg://…/huiyin_bench"]: queue pages vs hello at 1k, 10k, 50k, 200k problems.
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/queues.py $(BENCH_ARGS)
 

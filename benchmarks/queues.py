@@ -1,30 +1,34 @@
 #!/usr/bin/env python3
-"""Benchmark of the work queues with 200,000 problems (a script, not a test).
+"""Benchmark of the work queues at 1,000, 10,000, 50,000 and 200,000 problems (a script, not a test).
 
-What it does, in one run:
+What it does, in one run, at each size in turn (``--sizes``, smallest first):
 
 1. Builds a fresh database through the migrations with the demo organisation, the demo accounts
    and the demo problems (``flask setup``'s path), then fills it with bulk inserts (SQLAlchemy
-   Core, not the per-row operations) up to 1,000 problems, and later up to ``--problems``
-   (200,000): realistic spread over statuses, work groups, villages, categories, towns, district
-   departments and the 12345 desk, with assignments and their units, coordinated lists, merged
-   problems, overdue and due-soon deadlines — and the CHECK constraints kept.
+   Core, not the per-row operations) up to the size: realistic spread over statuses, work groups,
+   villages, categories, towns, district departments and the 12345 desk, with assignments and
+   their units, coordinated lists, merged problems, overdue and due-soon deadlines — and the CHECK
+   constraints kept. The bulk rows bypass the ORM, so the queues' counters are rebuilt after each
+   fill (``cases.counts.rebuild``, what ``flask counts rebuild`` does).
 2. Counts the SQL statements each queue page runs, in process (Flask test client, a SQLAlchemy
-   ``before_cursor_execute`` listener), at 1,000 and at 200,000 problems: they must be equal.
-3. At 200,000 problems, runs EXPLAIN on every statement of every queue page and flags table
-   scans of ``problems`` (the indexes the queue queries need).
+   ``before_cursor_execute`` listener): they must be equal at every size.
+3. Runs EXPLAIN on every statement of every queue page and flags table scans of ``problems`` and
+   ``assignment_units`` (the indexes the queue queries need); the plans go to ``explain-*.txt``.
 4. Serves the app with gunicorn (2 sync workers, 127.0.0.1, a free port) and, in the same run,
    a bare "hello" app (``benchmarks/hello.py``) with the same settings; logs in once per role
-   (CSRF token from the login form, session cookie) and measures requests per second and
-   p50/p95 latency of each queue page against hello, with ``wrk`` when installed (a Lua script
-   reports p95 and counts non-200 answers) or else a bounded Python thread load generator.
+   (CSRF token from the login form, session cookie) and measures requests per second, p95 and
+   p99 of each queue page, the problem page, the search by number and by title, and the office
+   dashboard (``/stats``) against hello, with ``wrk`` when installed (a Lua script reports the
+   percentiles and counts non-200 answers) or else a bounded Python thread load generator.
+   At the end: the cost curve — each figure at every size.
 
 Usage::
 
-    .venv/bin/python benchmarks/queues.py                       # SQLite file in a temp folder
-    createdb -h 127.0.0.1 -U postgres huiyin_bench
-    .venv/bin/python benchmarks/queues.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/huiyin_bench
-    dropdb -h 127.0.0.1 -U postgres huiyin_bench
+    .venv/bin/python benchmarks/queues.py --duration 5            # SQLite file in a temp folder
+    createdb -h 127.0.0.1 -U postgres huiyin_bench_scale
+    .venv/bin/python benchmarks/queues.py --duration 5 \\
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/huiyin_bench_scale
+    dropdb -h 127.0.0.1 -U postgres huiyin_bench_scale
 
 A PostgreSQL database must be empty (or be named ``*bench*``, which the script empties first).
 Only 127.0.0.1 is ever contacted; every load run is bounded by ``--duration``.
@@ -576,7 +580,7 @@ class Server:
                "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", target]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)  # noqa: S603
 
-    def wait(self, path: str = "/", timeout: float = 60) -> None:
+    def wait(self, path: str = "/", timeout: float = 180) -> None:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -641,8 +645,9 @@ function done(summary, latency, requests)
   local b = 0
   for _, t in ipairs(threads) do b = b + t:get("bad") end
   local e = summary.errors
-  io.write(string.format("HUIYIN %d %d %d %d %d %d\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(95), e.connect + e.read + e.write + e.timeout, b))
+  io.write(string.format("HUIYIN %d %d %d %d %d %d %d\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(95), e.connect + e.read + e.write + e.timeout, b,
+    latency:percentile(99)))
 end
 """
 
@@ -656,6 +661,7 @@ class Load:
     errors: int
     non200: int
     tool: str
+    p99_ms: float = 0.0
 
 
 def load_wrk(port, path, cookie, duration, concurrency, lua: Path) -> Load:
@@ -664,11 +670,11 @@ def load_wrk(port, path, cookie, duration, concurrency, lua: Path) -> Load:
     if cookie:
         cmd[1:1] = ["-H", f"Cookie: {cookie}"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=True).stdout  # noqa: S603
-    m = re.search(r"^HUIYIN (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$", out, re.M)
+    m = re.search(r"^HUIYIN (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$", out, re.M)
     if not m:
         raise RuntimeError(f"wrk said: {out}")
-    reqs, dur_us, p50, p95, errors, non200 = map(int, m.groups())
-    return Load(reqs / (dur_us / 1e6), p50 / 1000, p95 / 1000, reqs, errors, non200, "wrk")
+    reqs, dur_us, p50, p95, errors, non200, p99 = map(int, m.groups())
+    return Load(reqs / (dur_us / 1e6), p50 / 1000, p95 / 1000, reqs, errors, non200, "wrk", p99 / 1000)
 
 
 def load_python(port, path, cookie, duration, concurrency) -> Load:
@@ -702,8 +708,11 @@ def load_python(port, path, cookie, duration, concurrency) -> Load:
         t.join()
     elapsed = time.perf_counter() - started
     latencies.sort()
+    if not latencies:  # not one request answered within the run (reported as 0 req/s, errors counted)
+        return Load(0.0, float("nan"), float("nan"), 0, errors[0] + concurrency, non200[0], "python", float("nan"))
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0]] * 99
-    return Load(len(latencies) / elapsed, q[49] * 1000, q[94] * 1000, len(latencies), errors[0], non200[0], "python")
+    return Load(len(latencies) / elapsed, q[49] * 1000, q[94] * 1000, len(latencies), errors[0], non200[0], "python",
+                q[98] * 1000)
 
 
 def run_load(port, path, cookie, args, lua) -> Load:
@@ -715,11 +724,38 @@ def run_load(port, path, cookie, args, lua) -> Load:
 # ============================================================ the run
 
 
+def rebuild_counters(app) -> float:
+    """The bulk rows went in past the ORM: count them for the queues' counters (as after any bulk load)."""
+    from webapp.cases import counts
+    from webapp.core.extensions import db
+
+    t0 = time.perf_counter()
+    with app.app_context():
+        counts.rebuild()
+        db.session.commit()
+        db.session.remove()
+    return time.perf_counter() - t0
+
+
+def sample_problem(app) -> tuple[int, str]:
+    """A problem in handling (id, number) for the problem page and the search by number."""
+    from sqlalchemy import select
+
+    from webapp.cases.models import Problem
+    from webapp.core.extensions import db
+
+    with app.app_context():
+        row = db.session.execute(select(Problem.id, Problem.number).where(Problem.status == "in_progress")
+                                 .order_by(Problem.id.desc()).limit(1)).one()
+        db.session.remove()
+    return row.id, row.number
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--database-url", help="PostgreSQL URL (default: a SQLite file in --workdir)")
-    ap.add_argument("--problems", type=int, default=200_000)
-    ap.add_argument("--small", type=int, default=1_000, help="the first size at which queries are counted")
+    ap.add_argument("--sizes", default="1000,10000,50000,200000",
+                    help="numbers of problems, smallest first: each size is filled, counted, explained and loaded")
     ap.add_argument("--duration", type=int, default=10, help="seconds of load per page")
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
@@ -733,6 +769,7 @@ def main() -> int:
     args = ap.parse_args()
     global FORCE_QUERY_FUNCTIONS
     FORCE_QUERY_FUNCTIONS = args.query_functions
+    sizes = sorted(int(x) for x in args.sizes.split(","))
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="huiyin-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -748,7 +785,7 @@ def main() -> int:
     load1, load5, load15 = os.getloadavg()
     log(f"machine: {os.cpu_count()} CPUs, load average {load1:.2f} {load5:.2f} {load15:.2f}")
 
-    results: dict = {"database": dialect, "problems": args.problems, "pages": {}}
+    results: dict = {"database": dialect, "sizes": sizes, "pages": {}, "http": {}}
     try:
         app = make_app(url, instance)
         t0 = time.perf_counter()
@@ -759,15 +796,31 @@ def main() -> int:
         route = has_queue_route(app)
         if not route:
             log("NOTE: the route cases.queue does not exist: measuring cases.queries.queue()+counters() in process")
+        measured: dict[int, dict] = {}
+        plan_file = workdir / f"explain-{dialect}.txt"
+        plan_fh = plan_file.open("w")
+        for size in sizes:
+            secs = filler.fill_to(size)
+            log(f"filled to {size:,} problems in {secs:.1f} s; counters rebuilt in {rebuild_counters(app):.1f} s")
+            if size == sizes[-1]:
+                check_schema(app)
+            measured[size] = measure_in_process(app)
+            for label, username, tab in PAGES:
+                plans = explain(app, measured[size][label]["statements"])
+                plan_fh.write(f"===== {size:,} problems: {label} ({username}, tab={tab})\n")
+                for pl in plans:
+                    plan_fh.write(f"--- {pl['seconds'] * 1000:.1f} ms\n{pl['sql']}\n{pl['plan']}\n\n")
+                measured[size][label]["full_scans"] = sorted({x for pl in plans for x in pl["full_scans"]})
+            if not args.skip_http and route:
+                with app.app_context():
+                    from webapp.core.extensions import db
 
-        secs = filler.fill_to(args.small)
-        log(f"filled to {args.small:,} problems in {secs:.1f} s")
-        small = measure_in_process(app)
-        secs = filler.fill_to(args.problems)
-        log(f"filled to {args.problems:,} problems in {secs:.1f} s ({(args.problems - args.small) / max(secs, 1e-9):,.0f} rows/s)")
-        check_schema(app)
-        big = measure_in_process(app)
-        results["fill_seconds"] = secs
+                    db.session.remove()
+                    db.engine.dispose()
+                extra = sample_problem(app)
+                results["http"][size] = {k: v.__dict__ for k, v in
+                                         serve_and_load(url, instance, workdir, args, size, extra).items()}
+        plan_fh.close()
         with app.app_context():
             from webapp.core.extensions import db
 
@@ -776,42 +829,23 @@ def main() -> int:
 
         print()
         print(f"SQL statements per page ({dialect}; in process, after a warm-up request; ms: median of 3)")
-        print(f"{'page':16} {'at ' + format(args.small, ','):>10} {'at ' + format(args.problems, ','):>12} "
-              f"{'ms at small':>12} {'ms at big':>10}  equal")
+        print(f"{'page':16} " + " ".join(f"{format(n, ','):>16}" for n in sizes) + "  equal  full scans (largest)")
+        equal = True
         for label, _u, _t in PAGES:
-            s, b = small[label], big[label]
-            print(f"{label:16} {s['queries']:>10} {b['queries']:>12} {s['seconds'] * 1000:>12.1f} "
-                  f"{b['seconds'] * 1000:>10.1f}  {'yes' if s['queries'] == b['queries'] else 'NO'}")
-            results["pages"][label] = {"queries_small": s["queries"], "queries_big": b["queries"],
-                                       "inprocess_ms_small": s["seconds"] * 1000,
-                                       "inprocess_ms_big": b["seconds"] * 1000}
-        equal = all(small[k]["queries"] == big[k]["queries"] for k in small)
+            counts_ = [measured[n][label]["queries"] for n in sizes]
+            same = len(set(counts_)) == 1
+            equal &= same
+            cells = " ".join(f"{measured[n][label]['queries']:>5} {measured[n][label]['seconds'] * 1000:>7.1f} ms"
+                             for n in sizes)
+            scans = "; ".join(measured[sizes[-1]][label]["full_scans"]) or "none"
+            print(f"{label:16} {cells}  {'yes' if same else 'NO':5}  {scans}")
+            results["pages"][label] = {str(n): {"queries": measured[n][label]["queries"],
+                                                "inprocess_ms": measured[n][label]["seconds"] * 1000,
+                                                "full_scans": measured[n][label]["full_scans"]} for n in sizes}
         results["queries_equal"] = equal
-
-        print()
-        print(f"EXPLAIN at {args.problems:,} problems ({dialect}); statements reading problems, slowest first")
-        plan_file = workdir / f"explain-{dialect}.txt"
-        with plan_file.open("w") as fh:
-            for label, username, tab in PAGES:
-                plans = explain(app, big[label]["statements"])
-                fh.write(f"===== {label} ({username}, tab={tab})\n")
-                for pl in plans:
-                    fh.write(f"--- {pl['seconds'] * 1000:.1f} ms\n{pl['sql']}\n{pl['plan']}\n\n")
-                worst = sorted(plans, key=lambda p: -p["seconds"])[:2]
-                scans = sorted({s for p in plans for s in p["full_scans"]})
-                results["pages"][label]["full_scans"] = scans
-                results["pages"][label]["slowest_sql_ms"] = [round(p["seconds"] * 1000, 1) for p in worst]
-                slowest = ", ".join(f"{p['seconds'] * 1000:.1f} ms" for p in worst)
-                print(f"  {label:16} slowest statements {slowest}; full scans: {'; '.join(scans) or 'none'}")
         print(f"  full plans: {plan_file}")
-
-        if not args.skip_http and route:
-            http_results = serve_and_load(url, instance, workdir, args)
-            for label, load in http_results.items():
-                results["pages"].setdefault(label, {})["http"] = load.__dict__
-        elif not route:
-            print("\nHTTP load skipped: measured cases.queries.queue()+counters() in process "
-                  "(the route cases.queue is missing, or --query-functions).")
+        if results["http"]:
+            print_curve(results["http"], sizes, dialect, args)
         results["load_average_end"] = os.getloadavg()
         load1, load5, load15 = results["load_average_end"]
         log(f"load average now {load1:.2f} {load5:.2f} {load15:.2f}")
@@ -823,45 +857,67 @@ def main() -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def serve_and_load(url: str, instance: Path, workdir: Path, args) -> dict:
+def print_curve(http: dict, sizes: list[int], dialect: str, args) -> None:
+    """Each page's ratio to hello, p95 and p99 at every size: the cost curve."""
+    print()
+    print(f"HTTP cost curve ({dialect}; {args.concurrency} concurrent, {args.duration} s per page, gunicorn "
+          f"{args.workers} sync workers; ratio = req/s ÷ mean hello req/s of the same size's run)")
+    labels = [k for k in http[sizes[0]] if not k.startswith("hello")]
+    print(f"{'page':18} " + " ".join(f"{format(n, ','):>24}" for n in sizes))
+    print(f"{'':18} " + " ".join(f"{'ratio':>7} {'p95':>7} {'p99':>8}" for _ in sizes))
+    for label in labels:
+        cells = []
+        for n in sizes:
+            run = http[n]
+            base = statistics.mean([run["hello"]["rps"], run["hello (again)"]["rps"]])
+            page = run[label]
+            bad = " !" if page["non200"] or page["errors"] else ""
+            cells.append(f"{page['rps'] / base:>7.3f} {page['p95_ms']:>7.1f} {page['p99_ms']:>7.1f}{bad or ' '}")
+        print(f"{label:18} " + " ".join(cells))
+    print(f"{'hello req/s':18} " + " ".join(
+        f"{statistics.mean([http[n]['hello']['rps'], http[n]['hello (again)']['rps']]):>24.0f}" for n in sizes))
+
+
+def serve_and_load(url: str, instance: Path, workdir: Path, args, size: int, extra: tuple[int, str]) -> dict:
+    """hello and the app side by side; every queue page, then the problem page, the searches and
+    the office dashboard, then hello again — at one size."""
     env = {**os.environ, "DATABASE_URL": url, "HUIYIN_INSTANCE": str(instance), "PYTHONPATH": str(ROOT)}
     lua = workdir / "report.lua"
     lua.write_text(WRK_LUA)
     tool = "wrk" if args.tool == "wrk" or (args.tool == "auto" and shutil.which("wrk")) else "python threads"
     hello = Server("benchmarks.hello:app", env, args.workers, workdir / "gunicorn-hello.log")
     app_server = Server("webapp:create_app()", env, args.workers, workdir / "gunicorn-app.log")
+    problem_id, number = extra
+    extras = [
+        ("problem page", "office", f"/cases/{problem_id}"),
+        ("search number", "office", "/cases?" + urllib.parse.urlencode({"q": number})),
+        ("search title", "office", "/cases?" + urllib.parse.urlencode({"q": "路灯"})),
+        ("office dashboard", "office", "/stats"),
+    ]
     out: dict[str, Load] = {}
     try:
         hello.wait("/")
         app_server.wait("/healthz")
         cookies = {}
-        for _label, username, tab in PAGES:
+        targets = [(label, username, f"/cases?tab={tab}") for label, username, tab in PAGES] + extras
+        for _label, username, path in targets:
             if username not in cookies:
                 cookies[username] = http_login(app_server.port, username)
-            status, _h, body = request("127.0.0.1", app_server.port, "GET", f"/cases?tab={tab}",
+            status, _h, body = request("127.0.0.1", app_server.port, "GET", path,
                                        headers={"Cookie": cookies[username]})
             if status != 200 or b'action="/login"' in body:
-                raise RuntimeError(f"/cases?tab={tab} as {username}: HTTP {status}")
-        log(f"load: {tool}, {args.concurrency} concurrent, {args.duration} s per page, "
+                raise RuntimeError(f"{path} as {username}: HTTP {status}")
+        log(f"load at {size:,}: {tool}, {args.concurrency} concurrent, {args.duration} s per page, "
             f"gunicorn {args.workers} sync workers on 127.0.0.1")
         out["hello"] = run_load(hello.port, "/", None, args, lua)
-        log(f"hello: {out['hello'].rps:.0f} req/s")
-        out["healthz"] = run_load(app_server.port, "/healthz", None, args, lua)
-        for label, username, tab in PAGES:
-            out[label] = run_load(app_server.port, f"/cases?tab={tab}", cookies[username], args, lua)
-            log(f"{label}: {out[label].rps:.1f} req/s")
+        for label, username, path in targets:
+            out[label] = run_load(app_server.port, path, cookies[username], args, lua)
+            log(f"  {label}: {out[label].rps:.1f} req/s, p95 {out[label].p95_ms:.1f} ms, p99 {out[label].p99_ms:.1f} ms")
         out["hello (again)"] = run_load(hello.port, "/", None, args, lua)
+        log(f"  hello: {out['hello'].rps:.0f} and {out['hello (again)'].rps:.0f} req/s")
     finally:
         app_server.stop()
         hello.stop()
-    base = statistics.mean([out["hello"].rps, out["hello (again)"].rps])
-    print()
-    print(f"HTTP ({sa.make_url(url).get_backend_name()}, {args.problems:,} problems; {tool}; "
-          f"{args.concurrency} concurrent, {args.duration} s each; ratio = req/s ÷ mean hello req/s)")
-    print(f"{'page':16} {'req/s':>9} {'p50 ms':>9} {'p95 ms':>9} {'ratio':>8} {'requests':>9} {'non-200':>8} {'errors':>7}")
-    for label, load in out.items():
-        print(f"{label:16} {load.rps:>9.1f} {load.p50_ms:>9.1f} {load.p95_ms:>9.1f} {load.rps / base:>8.3f} "
-              f"{load.requests:>9} {load.non200:>8} {load.errors:>7}")
     return out
 
 

@@ -43,6 +43,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from . import schedule  # noqa: F401 - every task the queue runs, and the scheduled ones
     from .api import models as _api_models  # noqa: F401 - API keys, work orders, rate windows
     from .api import webhooks as _api_webhooks  # noqa: F401 - status changes pushed to API callers
+    from .cases import counts as _case_counts  # noqa: F401 - the queues' counters and their upkeep
     from .cases import models as _case_models  # noqa: F401 - case tables, for migrations
     from .core import calendar, jobs, numbering, settings, tasks  # noqa: F401 - core tables; the task queue
     from .handling import models as _handling_models  # noqa: F401 - handling tables

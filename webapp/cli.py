@@ -29,7 +29,12 @@ def register_cli(app: Flask) -> None:
     def setup(demo: bool, campaign: bool):
         """Create or upgrade the database through migrations; load demo data when empty."""
         upgrade()
+        from .cases import counts
         from .demo.org import database_is_empty, load_demo
+
+        if counts.needs_first_count():
+            counts.rebuild()  # problems stored before the counters existed
+            db.session.commit()
 
         if demo and database_is_empty():
             from .demo.cases import load_demo_cases
@@ -238,6 +243,34 @@ def register_cli(app: Flask) -> None:
             raise SystemExit(1)
         audit.record("backup.restored", object_type="backup", detail={"file": str(archive)[-200:]})
         db.session.commit()
+
+    @app.cli.group("counts")
+    def counts_group():
+        """The work queues' kept counters."""
+
+    @counts_group.command("verify")
+    def counts_verify():
+        """Compare the kept counters with a fresh count of the problems; exit 1 on any difference."""
+        from .cases import counts
+
+        diff = counts.verify()
+        db.session.rollback()
+        if not diff:
+            click.echo("counters agree with a fresh count")
+            return
+        for key, (kept, fresh) in list(diff.items())[:50]:
+            click.echo(f"{key}: kept {kept}, fresh {fresh}", err=True)
+        click.echo(f"{len(diff)} counters differ; `flask counts rebuild` counts afresh", err=True)
+        raise SystemExit(1)
+
+    @counts_group.command("rebuild")
+    def counts_rebuild():
+        """Count every problem afresh (after a bulk load or a restore)."""
+        from .cases import counts
+
+        rows = counts.rebuild()
+        db.session.commit()
+        click.echo(f"counters rebuilt: {rows} rows")
 
     @app.cli.group("audit")
     def audit_group():

@@ -16,6 +16,7 @@ success and rolling back after each refusal. After every step the machine checks
 (e) a problem that owes a reply has ``reply_due`` until it is replied to; a problem in handling
     has a lead unit, an assignment and a deadline; and the rows agree with the status (a book
     under review in 任务书待审核, the book in force while handling, the open closure request).
+(f) the work queues' kept counters equal a fresh count of the problems, for every role.
 """
 
 import itertools
@@ -38,6 +39,7 @@ from sqlalchemy import func, select
 from tests.cases import factories as f
 from tests.cases.pages import MON
 from webapp.accounts.models import User
+from webapp.cases import counts, queries
 from webapp.cases import operations as ops
 from webapp.cases.access import relations, unit_part
 from webapp.cases.models import (
@@ -504,7 +506,17 @@ class HandlingMachine(RuleBasedStateMachine):
             p = self.problem(pid)
             self._check_rows(p)
             self._check_timeline(p)
+        if self.touched:
+            self._check_counters()
         self.touched.clear()
+
+    def _check_counters(self):
+        # (f) the queues' kept counters equal a fresh count, for every role, whatever the step did
+        assert counts.verify() == {}
+        today = clock.today()
+        for person in self.people.values():
+            assert queries.counters(person, today=today) == queries.fresh_counters(person, today=today), \
+                person.username
 
     def _check_rows(self, p):
         s = p.status

@@ -159,7 +159,7 @@ def open_from_queue(page: Page, number: str, title: str) -> int:
     page.get_by_label("搜索").fill(number)
     # The search answered (htmx pushes the filter into the address bar) before the row is used.
     expect(page).to_have_url(re.compile(r"[?&]q="))
-    row = page.locator("table.case-table tbody tr", has_text=number)
+    row = page.locator("ol.case-cards li.case-card", has_text=number)
     expect(row, f"{number} should be found by the queue's search").to_have_count(1)
     expect(page.locator("#case-results .results-head")).to_contain_text("共 1 个问题")
     row.get_by_role("link", name=title).click()
@@ -289,7 +289,7 @@ def test_cadre_registers_on_a_phone_grouplead_assigns_by_sheet_and_town_signs_fo
     assert to_sign >= 1, f"town's 待签收 counter shows {to_sign}"
     town.locator("#case-tabs a[data-tab='to_sign']").click()
     expect(town.locator("#case-tabs a[data-tab='to_sign']")).to_have_attribute("aria-current", "page")
-    row = town.locator("table.case-table tbody tr", has_text=number)
+    row = town.locator("ol.case-cards li.case-card", has_text=number)
     expect(row, f"{number} should be under town's 待签收").to_have_count(1)
     expect(row).to_contain_text("待签收")
     row.get_by_role("link", name=title).click()
@@ -428,7 +428,7 @@ def test_common_problem_goes_through_the_list_to_a_department_is_returned_reassi
     open_queue(dept)
     assert counter(dept, "to_sign") == to_sign
     dept.locator("#case-tabs a[data-tab='to_sign']").click()
-    dept.locator("table.case-table tbody tr", has_text=number).get_by_role("link", name=title).click()
+    dept.locator("ol.case-cards li.case-card", has_text=number).get_by_role("link", name=title).click()
     sign_for(dept)
 
     # The story, in order, on the problem page (oldest first once reversed), with who did what.

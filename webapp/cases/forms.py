@@ -60,8 +60,10 @@ class FilterChoices:
     """The choices of the queue filter, loaded in two queries (units, categories)."""
 
     def __init__(self):
-        units = db.session.scalars(
-            select(Unit).where(Unit.kind.in_(list(HANDLING | {UnitKind.village})), Unit.is_active.is_(True))
+        # Plain rows (id, name, kind, parent_id), not ORM objects: hundreds of villages on every page.
+        units = db.session.execute(
+            select(Unit.id, Unit.name, Unit.kind, Unit.parent_id)
+            .where(Unit.kind.in_(list(HANDLING | {UnitKind.village})), Unit.is_active.is_(True))
             .order_by(Unit.id)
         ).all()
         # The statistics' groups first (their links land here), then every status.

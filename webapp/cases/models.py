@@ -65,6 +65,12 @@ class Problem(db.Model):
         Index("ix_problems_status_deadline_assigner", "status", "deadline", "assigner_unit_id"),
         Index("ix_problems_registrar_time", "registered_by_id", "registered_at"),
         Index("ix_problems_reply_due", "reply_due"),
+        # Keyset pages by the nearest deadline (cases.queries.KEYS): the whole district, one
+        # status, one cadre's, one group's — each read in order from its index, 26 rows at a time.
+        Index("ix_problems_deadline_id", "deadline", "id"),
+        Index("ix_problems_status_deadline_id", "status", "deadline", "id"),
+        Index("ix_problems_registrar_deadline", "registered_by_id", "deadline", "id"),
+        Index("ix_problems_group_deadline", "work_group_id", "deadline", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

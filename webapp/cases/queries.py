@@ -5,20 +5,24 @@ queries whatever the data size (one count, one page, eager-loaded relations, one
 """
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.util import identity_key
 
 from ..accounts.roles import Role
 from ..core import clock
 from ..core.extensions import db
+from ..org.models import Unit
+from . import counts
 from .access import scope
 from .deadlines import due_soon_cutoff
-from .models import Assignment, AssignmentUnit, PartStatus, Problem
+from .models import Assignment, AssignmentUnit, Category, PartStatus, Problem
 from .workflow import HANDLING, OWES_REPLY, SOLVED, TRIAGE, Status, Tier
 
 PAGE_SIZE = 25
+COUNT_CAP = 1000  # a filtered list counts its rows up to here ("1000 多个"), never the whole table
 SORTS = {
     "new": (Problem.registered_at.desc(), Problem.id.desc()),
     "old": (Problem.registered_at.asc(), Problem.id.asc()),
@@ -27,6 +31,26 @@ SORTS = {
     "number": (Problem.year.desc(), Problem.seq.desc()),
     "updated": (Problem.updated_at.desc(), Problem.id.desc()),
 }
+DEFAULT_SORT = "deadline"  # the nearest deadline first (sign-for or handling)
+# Keyset pagination: each sort's key columns (one direction for all) — the next page starts after
+# the last card's key, found through the index in the same few steps on page 1 and page 400.
+KEYS = {
+    "new": ((Problem.registered_at, Problem.id), "desc"),
+    "old": ((Problem.registered_at, Problem.id), "asc"),
+    "deadline": ((Problem.deadline, Problem.id), "asc"),  # then those without a deadline, by id
+    "number": ((Problem.year, Problem.seq), "desc"),
+    "updated": ((Problem.updated_at, Problem.id), "desc"),
+}
+# The tab a queue opens on: what needs this role's action.
+ACTION_TABS = {
+    Role.handler: "to_sign", Role.desk: "to_sign", Role.unit_leader: "to_review", Role.group_lead: "to_triage",
+    Role.cadre: "owes_reply", Role.office: "listed", Role.leader: "overdue",
+}
+
+
+def action_tab(user) -> str:
+    return ACTION_TABS.get(user.role, "all")
+
 
 # Counts of several statuses the statistics link to (stats.routes.QueueLinks): ``?status=solved``
 # etc. None of these names is a status of its own.
@@ -54,11 +78,12 @@ class QueueFilter:
     tier: str = ""
     overdue: bool = False
     q: str = ""
-    sort: str = "new"
-    page: int = 1
+    sort: str = DEFAULT_SORT
+    after: str = ""  # the last card's sort key: the next page starts after it
+    default_tab: str = "all"
 
     @classmethod
-    def from_args(cls, args) -> "QueueFilter":
+    def from_args(cls, args, *, default_tab: str = "all") -> "QueueFilter":
         def _int(name):
             try:
                 value = int(args.get(name) or 0)
@@ -66,11 +91,12 @@ class QueueFilter:
                 return None
             return value or None
 
-        sort = args.get("sort", "new")
+        sort = args.get("sort", DEFAULT_SORT)
         status = args.get("status", "")
         tier = args.get("tier", "")
-        return cls(
-            tab=args.get("tab", "all") or "all",
+        after = (args.get("after") or "")[:80]
+        f = cls(
+            tab=args.get("tab") or "",
             status=status if status in Status.__members__ or status in STATUS_GROUPS else "",
             unit_id=_int("unit"),
             town_id=_int("town"),
@@ -79,22 +105,81 @@ class QueueFilter:
             tier=tier if tier in Tier.__members__ else "",
             overdue=args.get("overdue") in ("1", "on", "true"),
             q=(args.get("q") or "").strip()[:50],
-            sort=sort if sort in SORTS else "new",
-            page=max(1, _int("page") or 1),
+            sort=sort if sort in SORTS else DEFAULT_SORT,
+            after=after if parse_after(sort if sort in SORTS else DEFAULT_SORT, after) is not None else "",
+            default_tab=default_tab,
         )
+        # A plain visit opens on what needs the user's action; a search or a filter (the
+        # statistics link here with ?status=…) looks through everything the user may see.
+        f.tab = f.tab or f.opening_tab
+        return f
+
+    @property
+    def opening_tab(self) -> str:
+        return "all" if self.narrowed else self.default_tab
+
+    @property
+    def narrowed(self) -> bool:
+        """Filters or a search beyond the tab (the tab's counter is then not the list's size)."""
+        return bool(self.status or self.unit_id or self.town_id or self.village_id or self.category_id
+                    or self.tier or self.overdue or self.q)
 
     def as_args(self, **changes) -> dict:
         """The query-string arguments ``from_args`` reads back (``unit``, not ``unit_id``)."""
         values = {**self.__dict__, **changes}
-        out = {ARG_NAMES.get(k, k): v for k, v in values.items()
-               if v not in (None, "", False, 1 if k == "page" else None)}
-        if out.get("tab") == "all":
+        values.pop("default_tab")
+        out = {ARG_NAMES.get(k, k): v for k, v in values.items() if v not in (None, "", False)}
+        opening = QueueFilter(**{**values, "tab": "", "default_tab": self.default_tab}).opening_tab
+        if out.get("tab") == opening:
             out.pop("tab")
-        if out.get("sort") == "new":
+        if out.get("sort") == DEFAULT_SORT:
             out.pop("sort")
         if values.get("overdue"):
             out["overdue"] = "1"
         return out
+
+
+# ---------------------------------------------------------------- keyset cursors
+
+
+def _encode(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%f")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def cursor_of(sort: str, problem: Problem) -> str:
+    """The ``after`` value of a card: its sort key, e.g. ``2026-10-08~1234``."""
+    cols, _direction = KEYS[sort]
+    return "~".join(_encode(getattr(problem, c.key)) for c in cols)
+
+
+def parse_after(sort: str, text: str):
+    """The key values of an ``after`` value, or None if it is not one (then: the first page)."""
+    if not text:
+        return ()
+    parts = text.split("~")
+    cols, _direction = KEYS[sort]
+    if len(parts) != len(cols):
+        return None
+    values = []
+    try:
+        for col, part in zip(cols, parts, strict=True):
+            if col is Problem.deadline:
+                values.append(date.fromisoformat(part) if part else None)
+            elif col.key.endswith("_at"):
+                values.append(datetime.strptime(part, "%Y%m%dT%H%M%S.%f").replace(tzinfo=UTC))
+            else:
+                values.append(int(part))
+    except ValueError:
+        return None
+    if values[-1] is None:
+        return None
+    return tuple(values)
 
 
 def tab_conditions(user, today: date, soon: date) -> dict[str, object]:
@@ -184,14 +269,12 @@ def _filtered(user, f: QueueFilter, today: date, soon: date):
 @dataclass
 class Page:
     items: list
-    total: int
-    page: int
+    total: int | None  # None: more than COUNT_CAP (a filtered list counts no further)
+    after: str = ""  # where this page started ("" = the first page)
+    next_after: str | None = None  # where the next page starts; None on the last page
     page_size: int = PAGE_SIZE
     counters: dict = field(default_factory=dict)
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
+    refs: list = field(default_factory=list, repr=False)
 
 
 def _eager(q):
@@ -206,18 +289,74 @@ def _eager(q):
     )
 
 
-def queue(user, f: QueueFilter, *, today: date | None = None, soon: date | None = None) -> Page:
-    """One page of the user's queue: a count query and a page query."""
+def _after(sort: str, key: tuple):
+    """The WHERE clause "after this key" (a row-value comparison the index answers)."""
+    cols, direction = KEYS[sort]
+    if sort == "deadline" and key[0] is None:  # among those without a deadline
+        return and_(Problem.deadline.is_(None), Problem.id > key[1])
+    # Bound with each column's own type (UTC instants stored as the column stores them).
+    row, values = tuple_(*cols), tuple_(*(bindparam(None, v, type_=c.type) for c, v in zip(cols, key, strict=True)))
+    return row > values if direction == "asc" else row < values
+
+
+def _ordered(sort: str):
+    cols, direction = KEYS[sort]
+    return [c.asc() if direction == "asc" else c.desc() for c in cols]
+
+
+def _page_rows(conds, sort: str, key: tuple, limit: int) -> list[Problem]:
+    """Up to ``limit`` problems after ``key``: one statement (two for the deadline sort: those
+    with a deadline by the deadline index, then those without by id — each an index range)."""
+    if sort != "deadline":
+        where = [*conds, _after(sort, key)] if key else conds
+        return list(db.session.scalars(select(Problem).where(*where).order_by(*_ordered(sort)).limit(limit)))
+    rows = []
+    if not key or key[0] is not None:
+        where = [*conds, Problem.deadline.isnot(None)] + ([_after(sort, key)] if key else [])
+        rows = list(db.session.scalars(select(Problem).where(*where).order_by(*_ordered(sort)).limit(limit)))
+    # Always the second statement (with LIMIT 0 when the first filled the page), so a page
+    # costs the same number of statements whatever the data.
+    null_key = key if key and key[0] is None else (None, 0)
+    rows += db.session.scalars(select(Problem).where(*conds, _after(sort, null_key))
+                               .order_by(Problem.id).limit(limit - len(rows)))
+    return rows
+
+
+def queue(user, f: QueueFilter, *, today: date | None = None, soon: date | None = None,
+          counters: dict | None = None, scope_total: int | None = None) -> Page:
+    """One page of the user's queue, by keyset: the page query (or two), and a count only for a
+    filtered list (capped at ``COUNT_CAP``); the tab's own size comes from the kept counters."""
     today = today or clock.today()
     soon = soon or due_soon_cutoff(today)
     conds = _filtered(user, f, today, soon)
-    total = db.session.scalar(select(func.count()).select_from(Problem).where(*conds))
-    page = min(f.page, max(1, -(-total // PAGE_SIZE)))
-    items = db.session.scalars(
-        _eager(select(Problem).where(*conds)).order_by(*SORTS[f.sort])
-        .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
-    ).unique().all()
-    return Page(items=items, total=total, page=page)
+    if counters is None:
+        counters, scope_total = counters_and_total(user, today=today, soon=soon)
+    if f.narrowed or (f.tab != "all" and f.tab not in counters):
+        total = db.session.scalar(select(func.count()).select_from(
+            select(Problem.id).where(*conds).limit(COUNT_CAP + 1).subquery()))
+        total = None if total > COUNT_CAP else total
+    else:
+        total = scope_total if f.tab == "all" or f.tab not in counters else counters[f.tab]
+    key = parse_after(f.sort, f.after) or ()
+    rows = _page_rows(conds, f.sort, key, PAGE_SIZE + 1)
+    more = len(rows) > PAGE_SIZE
+    items = rows[:PAGE_SIZE]
+    return Page(items=items, total=total, after=f.after, refs=_references(items),
+                next_after=cursor_of(f.sort, items[-1]) if more else None, counters=counters)
+
+
+def _references(items: list[Problem]) -> list:
+    """The units and categories the cards name, in two small queries. Held by the page: while
+    they are in the session, ``p.village`` and the like are identity-map look-ups, not queries."""
+    if not items:
+        return []
+    unit_ids = {i for p in items for i in (p.village_id, p.town_id, p.lead_unit_id) if i}
+    units = db.session.scalars(select(Unit).where(Unit.id.in_(unit_ids))).all()
+    # The categories are few and usually already in the session (the filter's choices load them).
+    held = db.session.identity_map
+    missing = {p.category_id for p in items if identity_key(Category, p.category_id) not in held}
+    categories = db.session.scalars(select(Category).where(Category.id.in_(missing))).all() if missing else []
+    return [*units, *categories]
 
 
 def export_rows(user, f: QueueFilter, *, limit: int = 100_000, today: date | None = None):
@@ -230,7 +369,23 @@ def export_rows(user, f: QueueFilter, *, limit: int = 100_000, today: date | Non
 
 
 def counters(user, *, today: date | None = None, soon: date | None = None) -> dict[str, int]:
-    """Every tab's count for the user in one query."""
+    """Every tab's count for the user, from the kept counters (``cases.counts``): one small query."""
+    return counters_and_total(user, today=today, soon=soon)[0]
+
+
+def counters_and_total(user, *, today: date | None = None, soon: date | None = None) -> tuple[dict[str, int], int]:
+    """Every tab's count and the count of the user's whole scope (the 全部 tab), in one query."""
+    today = today or clock.today()
+    soon = soon or due_soon_cutoff(today)
+    tabs = tab_conditions(user, today, soon)
+    if not tabs:
+        return {}, 0
+    return counts.tab_counts(user, list(tabs), today, soon)
+
+
+def fresh_counters(user, *, today: date | None = None, soon: date | None = None) -> dict[str, int]:
+    """Every tab's count by counting the problems themselves (what ``flask counts verify`` and the
+    tests compare the kept counters with; a scan of the user's scope — never on a page)."""
     today = today or clock.today()
     soon = soon or due_soon_cutoff(today)
     tabs = tab_conditions(user, today, soon)

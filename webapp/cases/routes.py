@@ -32,7 +32,7 @@ from .access import get_problem_or_404, scope, sees_full_contact, shown_id_numbe
 from .forms import FilterChoices, LateReturnForm, ReturnForm, SignForForm
 from .models import Problem, UnitRole
 from .queries import QueueFilter
-from .workflow import HANDLING, Action, NotAllowed, transition
+from .workflow import HANDLING, Action, NotAllowed, Status, transition
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 casework = roles_required(*CASEWORK_ROLES)
@@ -64,21 +64,38 @@ TAB_LABELS = {
 
 @dataclass
 class Row:
-    """A problem as one user sees it in a list: contact masked for that user, time left."""
+    """A problem as one user sees it in a list: contact masked for that user, the limit it runs
+    against (办理时限 while handled, 回音时限 while a reply is owed) with the working days left,
+    and while it waits to be signed for, the sign-for limit (签收时限) with its own."""
 
     problem: Problem
     phone: str
     id_number: str
-    time_left: TimeLeft | None
+    time_left: TimeLeft | None  # of the handling deadline (the list's and the export's 剩余时间)
+    limit_label: str = ""
+    limit: object = None
+    limit_left: TimeLeft | None = None
+    sign_for_left: TimeLeft | None = None
 
 
 def _row(user, problem: Problem, now: datetime) -> Row:
     left = time_left(problem.deadline, now) if problem.deadline and problem.status in HANDLING else None
+    limit_label, limit, limit_left = "", None, left
+    if left is not None:
+        limit_label, limit = _("办理时限"), problem.deadline
+    elif problem.reply_due:
+        limit_label, limit = _("回音时限"), problem.reply_due
+        limit_left = time_left(problem.reply_due, now)
+    waiting = problem.status == Status.assigned and problem.sign_for_deadline
     return Row(
         problem=problem,
         phone=shown_phone(problem),
         id_number=shown_id_number(problem),
         time_left=left,
+        limit_label=limit_label,
+        limit=limit,
+        limit_left=limit_left,
+        sign_for_left=time_left(problem.sign_for_deadline, now) if waiting else None,
     )
 
 
@@ -89,24 +106,33 @@ def _tabs(counts: dict) -> list[tuple[str, str, int | None]]:
 # ---------------------------------------------------------------- the queue
 
 
-def _queue_context(f: QueueFilter) -> dict:
-    page = queries.queue(current_user, f)
+def _filter() -> QueueFilter:
+    return QueueFilter.from_args(request.args, default_tab=queries.action_tab(current_user))
+
+
+def _queue_context(f: QueueFilter, *, choices: bool = True) -> dict:
+    # The filter's choices are drawn with the full page only (htmx swaps the results); loaded
+    # first, their categories are the cards' too.
+    filter_choices = FilterChoices() if choices else None
+    counts, total = queries.counters_and_total(current_user)
+    page = queries.queue(current_user, f, counters=counts, scope_total=total)
     now = clock.now()
     return {
         "f": f,
         "page": page,
         "rows": [_row(current_user, p, now) for p in page.items],
-        "tabs": _tabs(queries.counters(current_user)),
-        "choices": FilterChoices(),
+        "tabs": _tabs(counts),
+        "choices": filter_choices,
     }
 
 
 @bp.get("")
 @casework
 def queue():
-    """The user's work queue: tabs with counters, filters, active search, sorting, pages."""
-    f = QueueFilter.from_args(request.args)
-    response = render("cases/queue.html", block="results", **_queue_context(f))
+    """The user's work queue: opens on what needs the user's action, nearest deadline first;
+    tabs with counters, filters, active search, sorting, next page by the last card's key."""
+    f = _filter()
+    response = render("cases/queue.html", block="results", **_queue_context(f, choices=not is_htmx()))
     if is_htmx():
         # The address bar shows the filter as a clean link (no empty fields) to reload or share.
         response.headers["HX-Push-Url"] = url_for("cases.queue", **f.as_args())
@@ -117,7 +143,7 @@ def queue():
 @casework
 def counters():
     """The tabs with their counters (refreshed on the ``cases-changed`` event)."""
-    f = QueueFilter.from_args(request.args)
+    f = _filter()
     body = render_block("cases/queue.html", "counters", f=f, tabs=_tabs(queries.counters(current_user)))
     response = make_response(body)
     response.headers["Vary"] = "HX-Request"
@@ -145,10 +171,10 @@ def _export_row(row: Row) -> list:
 @casework
 def export():
     """Exactly what the filter shows (every page, same order), masked as on screen; audited."""
-    f = QueueFilter.from_args(request.args)
+    f = _filter()
     now = clock.now()
     rows = [_export_row(_row(current_user, p, now)) for p in queries.export_rows(current_user, f)]
-    audit.record("cases.exported", user=current_user, detail={"filter": f.as_args(page=1), "rows": len(rows)})
+    audit.record("cases.exported", user=current_user, detail={"filter": f.as_args(after=""), "rows": len(rows)})
     db.session.commit()
     sheet = Sheet(_("问题清单"), [str(h) for h in EXPORT_HEADERS], rows,
                   widths=(24, 30, 14, 14, 12, 10, 14, 16, 12, 16, 12, 10, 15, 21))

@@ -16,7 +16,7 @@ from wtforms.fields import DateTimeLocalField
 from wtforms.validators import Length, Optional, StopValidation
 from wtforms.widgets import HiddenInput
 
-from . import clock
+from . import calendar, clock
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 # Row ids are 32-bit integers on PostgreSQL: a larger number names no row and must never reach
@@ -28,8 +28,9 @@ MAX_ID = 2**31 - 1
 # for work to be done (a deadline, an extension, a reply-by date) lies within a few years of today.
 # Beyond that a date is a typing slip or an attack (9999-12-31 made every page count working
 # days for seconds), and the working-day calendar is not defined there.
-EARLIEST = date(2000, 1, 1)
-LATEST = date(2100, 12, 31)
+# The working-day calendar's range: every date a form accepts can be counted in working days.
+EARLIEST = calendar.FIRST_DAY
+LATEST = calendar.LAST_DAY
 DEADLINE_YEARS = 5
 
 

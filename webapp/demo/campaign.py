@@ -46,6 +46,7 @@ from sqlalchemy import func, select
 from ..accounts.models import User
 from ..accounts.passwords import hash_password
 from ..accounts.roles import Role
+from ..cases import counts as queue_counts
 from ..cases import deadlines as case_deadlines
 from ..cases import uploads
 from ..cases.models import (
@@ -1195,6 +1196,7 @@ def _write(ctx: _Context, specs: list[Spec], lives: dict, by_time: list[Spec]) -
             current_assignment_id=sa.bindparam("aid")),
             [{"pid": pid, "aid": aid} for pid, aid in assignment_of.items()])
     _advance_numbers(c)
+    queue_counts.rebuild()  # the rows went in past the ORM, and so past the queues' counters
     if conn.dialect.name == "postgresql":
         for model, _data in plan:
             table = model.__tablename__
