@@ -111,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from .integrity.routes import bp as integrity_bp
     from .integrity.spotcheck_routes import bp as spotchecks_bp
     from .jobs.routes import bp as jobs_bp
+    from .offline.routes import bp as offline_bp
     from .org.routes import bp as org_bp
     from .receipt.routes import bp as receipt_bp
     from .settings.routes import bp as settings_bp
@@ -148,6 +149,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(jobs_bp)
     app.register_blueprint(api_keys_bp)
     app.register_blueprint(open311_bp)
+    app.register_blueprint(offline_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:
