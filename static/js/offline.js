@@ -165,6 +165,11 @@
     return parts.concat(titles).join(" · ") + (photos ? " · " + photos + " " + T.photos : "");
   }
 
+  function actionOf(form) {
+    // Not form.action: the form's buttons are named "action" and would shadow it.
+    return new URL(form.getAttribute("action") || location.href, location.href).href;
+  }
+
   document.addEventListener("submit", function (ev) {
     var form = ev.target;
     if (form.hasAttribute && form.hasAttribute("data-offline-logout")) { clearUserCaches(null); return; }
@@ -185,7 +190,7 @@
     fields = fields.filter(function (f) { return f[0] !== tokenName; });
     fields.push([tokenName, token]);
     var draft = {
-      token: token, user: user, url: form.action, created: Date.now(), status: "pending",
+      token: token, user: user, url: actionOf(form), created: Date.now(), status: "pending",
       fields: fields, label: labelOf(form, fields), reasons: [], numbers: [], receipt: ""
     };
     putDraft(draft).then(function () {
@@ -274,7 +279,9 @@
     return e;
   }
 
+  var noteShown = { text: "", kind: "" };
   function note(text, kind) {
+    noteShown = { text: text, kind: kind };
     var n = document.getElementById("offline-note");
     if (!n) return;
     n.textContent = text;
@@ -362,8 +369,8 @@
       if (drafts.length > open.length) buttons.appendChild(el("button", { type: "button", "data-offline-clear": "" }, T.clearSent));
       head.appendChild(buttons);
       host.appendChild(head);
-      var n = el("p", { id: "offline-note", role: "status", hidden: "" });
-      host.appendChild(n);
+      host.appendChild(el("p", { id: "offline-note", role: "status", hidden: "" }));
+      note(noteShown.text, noteShown.kind);
       var ol = el("ol", { class: "offline-list" });
       drafts.forEach(function (d) { ol.appendChild(draftItem(d)); });
       host.appendChild(ol);
