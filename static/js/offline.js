@@ -431,6 +431,16 @@
 
   // ------------------------------------------------------------ start
 
+  // A page kept on an earlier day still carries that day as the visit date: offline, today's
+  // date (the phone's) replaces a default that is out of date; a date the cadre typed is kept.
+  if (!navigator.onLine) {
+    var now = new Date();
+    var today = [now.getFullYear(), ("0" + (now.getMonth() + 1)).slice(-2), ("0" + now.getDate()).slice(-2)].join("-");
+    document.querySelectorAll("form[data-offline-form] input[type=date]").forEach(function (input) {
+      if (input.value && input.value === input.defaultValue && input.value < today) input.value = today;
+    });
+  }
+
   if (!user) clearUserCaches(null); // logged out (or never in): the phone keeps no one's pages
   else clearUserCaches(USER_CACHE_PREFIX + user);
   if (swUrl && "serviceWorker" in navigator) {
