@@ -11,7 +11,13 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
 from tests.e2e.conftest import PHONE, login
-from tests.e2e.test_intake_assignment import NUMBER_RE, PHONE_MOBILE, read_db, tiny_png
+from tests.e2e.test_intake_assignment import (
+    NUMBER_RE,
+    PHONE_MOBILE,
+    no_sideways_scroll,
+    read_db,
+    tiny_png,
+)
 from webapp.cases.models import AttachmentKind, Problem, Visit
 from webapp.core.extensions import db
 
@@ -58,7 +64,7 @@ def fill_visit(page: Page, household: str) -> None:
     page.get_by_label("户主或企业名称").fill(household)
 
 
-def test_visits_recorded_offline_are_sent_once_when_the_network_returns(fresh_live_server, new_context):
+def test_visits_recorded_offline_are_sent_once_when_the_network_returns(fresh_live_server, new_context, artifacts):
     server = fresh_live_server
     context, page = cadre_phone(new_context)
     go_offline(context, page)
@@ -90,6 +96,8 @@ def test_visits_recorded_offline_are_sent_once_when_the_network_returns(fresh_li
     expect(drafts.nth(0)).to_contain_text("离线登记的路灯不亮")
     expect(drafts.nth(1)).to_contain_text("离线户乙")
     expect(page.locator("#offline-badge")).to_have_text("待发送 2")
+    no_sideways_scroll(page, "the intake page with its drafts")
+    page.screenshot(path=str(artifacts / "offline-drafts.png"))
     assert visits_named(server, "离线户甲") == [] and visits_named(server, "离线户乙") == []
 
     # The network returns: both are sent without a click, and shown with their numbers.
@@ -129,6 +137,10 @@ def test_visits_recorded_offline_are_sent_once_when_the_network_returns(fresh_li
 def test_a_refused_draft_stays_with_its_reason_and_is_fixed_and_sent(fresh_live_server, new_context):
     server = fresh_live_server
     context, page = cadre_phone(new_context)
+    # A page the phone does not keep says so, instead of the browser's error.
+    context.set_offline(True)
+    page.goto("/cases/visits")
+    expect(page.get_by_role("heading", name="没有网络")).to_be_visible()
     go_offline(context, page)
     # The household's name is forgotten: nothing on the phone checks it, the server will.
     page.get_by_label("走访地点（村、社区）").select_option(label="权台村")
