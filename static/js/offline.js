@@ -193,7 +193,14 @@
       token: token, user: user, url: actionOf(form), created: Date.now(), status: "pending",
       fields: fields, label: labelOf(form, fields), reasons: [], numbers: [], receipt: ""
     };
-    putDraft(draft).then(function () {
+    // A reopened draft keeps what this page has no field for (a problem block the page lacks).
+    var kept = editing ? allDrafts().then(function (drafts) {
+      var before = drafts.filter(function (d) { return d.token === editing; })[0];
+      (before ? before.fields : []).forEach(function (f) {
+        if (!form.elements[f[0]] && f[0] !== "action") draft.fields.push(f);
+      });
+    }) : Promise.resolve();
+    kept.then(function () { return putDraft(draft); }).then(function () {
       form.reset();
       form.removeAttribute("data-offline-editing");
       var tokenField = form.elements[tokenName];
