@@ -144,6 +144,7 @@ def _register_blueprints(app: Flask) -> None:
     from .integrity.spotcheck_routes import bp as spotchecks_bp
     from .jobs.routes import bp as jobs_bp
     from .notifications.routes import bp as notifications_bp
+    from .offline.routes import bp as offline_bp
     from .org.routes import bp as org_bp
     from .receipt.routes import bp as receipt_bp
     from .settings.routes import bp as settings_bp
@@ -196,6 +197,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_keys_bp)
     app.register_blueprint(open311_bp)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(offline_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:
