@@ -7,7 +7,6 @@ enrolment page before anything else (``gates.enforce_gate``).
 """
 
 import time
-from datetime import timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -18,10 +17,10 @@ from sqlalchemy import update
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from ..core import audit, clock
+from ..core import audit
 from ..core.extensions import db
 from ..core.gates import public
-from . import auth, reset_codes, totp
+from . import auth, reset_codes, throttle, totp
 from .gates import any_user
 from .models import User, current_policy
 
@@ -54,17 +53,13 @@ def _pending() -> User | None:
 
 
 def _count_failure(user: User) -> bool:
-    """A wrong code counts like a wrong password; True when the account is now locked."""
-    policy = current_policy()
+    """A wrong code counts like a wrong password: it slows further tries from this address
+    (``throttle``), never locks the account. True when this address must now wait."""
     db.session.execute(update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1)
                        .execution_options(synchronize_session=False))
     db.session.refresh(user)
-    if user.failed_logins >= policy.lockout_threshold:
-        user.locked_until = clock.now() + timedelta(minutes=policy.lockout_minutes)
-        user.failed_logins = 0
-        audit.record("account.locked", obj=user, user=user, detail={"minutes": policy.lockout_minutes})
-        return True
-    return False
+    throttle.record_failure(user.username, current_policy(), user)
+    return throttle.wait_for(user.username) is not None
 
 
 @bp.route("/login/totp", methods=["GET", "POST"])
