@@ -107,3 +107,18 @@ def test_documents_render_without_warnings(app):
         result = render_document("coordinated_list", **list_context(q.coordinated_list,
                                                                      list_problems(q.coordinated_list)))
         assert result.warnings == []
+
+
+def test_sheet_prints_once_a_cooperating_part_is_done(app, login_as):
+    from tests.handling import factories as hf
+    from webapp.handling import operations as h
+
+    with time_machine.travel(MON, tick=False):
+        p = hf.in_progress(cooperating=("区民政局",))
+        ops.sign_for(fresh(p), f.user("dept"))
+        db.session.commit()
+        h.part_feedback(fresh(p), f.user("dept"), text="救助金已发放到位。", done=True)
+        db.session.commit()
+        resp = pdf(login_as("town"), f"/assignments/{p.current_assignment.id}/sheet.pdf")
+        assert resp.status_code == 200
+        assert_pdf(resp.data, ["区民政局", "已反馈完成"])
