@@ -288,8 +288,12 @@ def return_(problem_id: int):
         if form.version.errors:
             abort(400)
         return _detail_page(problem, status=422 if is_htmx() else 200, return_form=form)
+    cooperating = actions.pending_cooperating_part(current_user, problem) is not None
     try:
-        ops.return_problem(problem, current_user, reason=form.reason.data, version=form.version.data)
+        if cooperating:
+            ops.return_part(problem, current_user, reason=form.reason.data, version=form.version.data)
+        else:
+            ops.return_problem(problem, current_user, reason=form.reason.data, version=form.version.data)
         db.session.commit()
     except (Conflict, StaleDataError) as exc:
         message = str(exc) if isinstance(exc, Conflict) else str(ops.STALE)
@@ -301,4 +305,6 @@ def return_(problem_id: int):
         form.reason.errors = [*form.reason.errors, str(exc)]
         problem = get_problem_or_404(problem_id, current_user, options=queries.detail_options())
         return _detail_page(problem, status=422 if is_htmx() else 200, return_form=form)
+    if cooperating:
+        return _done(problem_id, _("已退回配合任务，牵头单位和交办单位可以看到退回理由。"))
     return _done(problem_id, _("已退回交办单位重新研判。"))
