@@ -37,6 +37,7 @@ from sqlalchemy import func, select
 
 from tests.cases import factories as f
 from tests.cases.pages import MON
+from tests.handling import factories as hf
 from webapp.accounts.models import User
 from webapp.cases import operations as ops
 from webapp.cases.access import relations, unit_part
@@ -439,7 +440,8 @@ class HandlingMachine(RuleBasedStateMachine):
 
         def work(p, u, v):
             closure = h.request_signoff(p, u, result="已办结", completed_on=completed, evidence_count=files,
-                                        no_evidence_reason=no_evidence, open_parts_reason=open_reason, version=v)
+                                        no_evidence_reason=no_evidence, open_parts_reason=open_reason,
+                                        step_reasons=hf.open_step_reasons(p), version=v)
             for _ in range(files):  # what the page does with the uploaded files
                 ops.add_attachment(p, u, kind=AttachmentKind.evidence, filename="现场照片.jpg",
                                    stored_name=f"sm-{next(_serial)}.jpg", mime="image/jpeg", size=10,

@@ -285,7 +285,7 @@ def _assign(problem: Problem, user, *, action: Action, channel: Channel, lead: U
     problem.sign_for_deadline = assignment.sign_for_deadline
     problem.assigned_at = now
     problem.accepted_at = None
-    append_event(problem, user, action.value, before, note=requirements or None, public=True, detail={
+    append_event(problem, user, action.value, before, note=requirements or None, detail={
         "assignment": number, "lead": lead.name, "cooperating": [u.name for u in cooperating],
         "deadline": deadline.isoformat(), "tier": triage.tier.value,
     })

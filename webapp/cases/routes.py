@@ -31,7 +31,7 @@ from .access import get_problem_or_404, scope, sees_full_contact, shown_id_numbe
 from .forms import FilterChoices, ReturnForm, SignForForm
 from .models import Problem, UnitRole
 from .queries import QueueFilter
-from .workflow import HANDLING, Action, NotAllowed, transition
+from .workflow import ENDED, HANDLING, SOLVED, Action, NotAllowed, transition
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 casework = roles_required(*CASEWORK_ROLES)
@@ -196,6 +196,8 @@ def _detail_context(problem: Problem, **extra) -> dict:
         "panels": panels.context(user, problem),
         "event_label": actions.event_label,
         "part_labels": actions.PART_STATUS_LABELS,
+        # Once the problem is signed off or has ended, the units' parts are done with it.
+        "parts_ended": problem.status in SOLVED or problem.status in ENDED,
         "unit_role_labels": actions.UNIT_ROLE_LABELS,
         "return_form": ReturnForm(formdata=None, data={"version": problem.version}),
         "error": None,
