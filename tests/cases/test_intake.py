@@ -142,6 +142,15 @@ def test_visit_with_two_problems_and_a_photo(app, cadre):
     for number, receipt_no in expected:
         assert number in receipt and receipt_no in receipt
     assert "13812345678" not in receipt  # no phone on the receipt
+    # The lookup's address is printed, with a QR code per problem that opens it with its receipt number.
+    from webapp.documents.qr import qr_svg
+
+    assert "查询地址：" in receipt and "http://localhost/receipt</span>" in receipt
+    for _number, receipt_no in expected:
+        link = f"http://localhost/receipt?no={receipt_no}"
+        assert str(qr_svg(link, title="回执查询")) in receipt
+        # Scanned, the lookup opens with the receipt number filled in.
+        assert f'value="{receipt_no}"' in cadre.get(link).get_data(as_text=True)
 
 
 def test_receipt_is_the_cadres_own(app, cadre, login_as):

@@ -47,14 +47,14 @@ from ..org.models import UnitKind
 # ------------------------------------------------------------------ what units write
 
 
-@dataclass(frozen=True)
-
 def _open_step_reasons(p) -> dict[int, str]:
     """Why the steps left unticked may be signed off: done together with the rest, checked on site."""
     book = book_in_force(p)
     return {s.id: "该步骤已随整体整改一并完成，现场已核实，未在系统中单独标记。"
             for s in (book.steps if book else []) if s.done_at is None}
 
+
+@dataclass(frozen=True)
 class Work:
     """A kind of problem's handling texts: measures, the roadmap's steps, the result, the reply."""
 
