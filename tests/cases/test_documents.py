@@ -122,3 +122,21 @@ def test_sheet_prints_once_a_cooperating_part_is_done(app, login_as):
         resp = pdf(login_as("town"), f"/assignments/{p.current_assignment.id}/sheet.pdf")
         assert resp.status_code == 200
         assert_pdf(resp.data, ["区民政局", "已反馈完成"])
+
+
+def test_the_print_link_on_the_problem_page_opens_that_assignments_own_sheet(app, login_as):
+    import re
+
+    # Returned and assigned again: the link prints the current sheet, not the first one.
+    p = f.assigned_to_town()
+    first = p.current_assignment
+    ops.return_problem(fresh(p), f.user("town"), reason="不属于本街道辖区，请重新交办")
+    db.session.commit()
+    second = ops.transfer_to_desk(fresh(p), f.user("grouplead"), triage=f.QUICK, requirements="请及时回访")
+    db.session.commit()
+    page = login_as("desk").get(f"/cases/{p.id}").get_data(as_text=True)
+    link = re.search(r'<a href="([^"]+)">(打印[^<]+)</a>', page)
+    assert link and link.group(1) == f"/assignments/{second.id}/sheet.pdf" and second.id != first.id
+    assert link.group(2) == "打印转办单"  # the label names the document it opens
+    report = assert_pdf(pdf(login_as("desk"), link.group(1)).data, ["问题转办单", second.number])
+    assert first.number not in report.text

@@ -586,3 +586,21 @@ def test_visits_pagination_newest_first(app, cadre):
     assert first.index("第00户") < first.index("第01户") and "第21户" not in first and "第 1 / 2 页" in first
     second = cadre.get("/cases/visits?page=2").get_data(as_text=True)
     assert "第21户" in second and "第00户" not in second
+
+
+def test_my_visits_lists_only_the_cadres_own(app, cadre, login_as):
+    mine = post(cadre, "/cases/visits/new", data={**new_form(cadre), **visit_fields(household_name="甲户 本人登记"),
+                                                   "action": "visit_only"})
+    assert mine.status_code == 302
+    cadre2()
+    other = login_as("cadre2")
+    resp = post(other, "/cases/visits/new", data={**new_form(other), **visit_fields(household_name="乙户 他人登记"),
+                                                  "action": "visit_only"})
+    assert resp.status_code == 302
+    page = cadre.get("/cases/visits").get_data(as_text=True)
+    assert "我的走访" in page and "甲户 本人登记" in page and "乙户 他人登记" not in page
+    page = other.get("/cases/visits").get_data(as_text=True)
+    assert "乙户 他人登记" in page and "甲户 本人登记" not in page
+    # The group lead reads the group's visits under its own heading.
+    page = login_as("grouplead").get("/cases/visits").get_data(as_text=True)
+    assert "本组走访" in page and "甲户 本人登记" in page and "乙户 他人登记" in page
