@@ -39,7 +39,7 @@ def test_assignment_sheet_prints_for_those_who_see_the_problem(app, login_as):
         # Once the town signs for it, the slot is filled in.
         ops.sign_for(fresh(p), f.user("town"))
         db.session.commit()
-        report = assert_pdf(pdf(gl, url).data, ["张伟", "2026年03月02日 10:00"])
+        report = assert_pdf(pdf(gl, url).data, ["张伟", "2026年3月2日 10:00"])
         # The handling units (lead and cooperating) and the office print it too.
         for username in ("town", "dept", "office", "leader", "cadre"):
             assert pdf(login_as(username), url).status_code == 200, username

@@ -14,7 +14,7 @@ from ..accounts.gates import roles_required
 from ..accounts.roles import CASEWORK_ROLES
 from ..core import clock
 from ..core.extensions import db
-from ..documents.pdf import pdf_response, render_pdf
+from ..documents.pdf import cn_date, pdf_response, render_pdf
 from .access import get_problem_or_404, shown_phone
 from .actions import PART_STATUS_LABELS
 from .models import SOURCE_LABELS, Assignment, AssignmentUnit, Channel, PartStatus, UnitRole
@@ -40,7 +40,8 @@ def sheet_context(assignment: Assignment) -> dict:
             "unit": part.unit.name,
             "role": _("牵头单位") if part.role == UnitRole.lead else _("配合单位"),
             "signer": part.signed_by.full_name if signed and part.signed_by else "",
-            "signed_at": clock.local(part.signed_at).strftime("%Y年%m月%d日 %H:%M") if signed and part.signed_at else "",
+            "signed_at": f"{cn_date(part.signed_at)} {clock.local(part.signed_at).strftime('%H:%M')}"
+            if signed and part.signed_at else "",
             "status": str(PART_STATUS_LABELS[part.status]),
         })
     lead = next((x for x in parts if x["is_lead"]), None)

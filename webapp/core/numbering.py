@@ -16,6 +16,8 @@ NUMBER_FORMATS = {
     "list": "贾走访清〔{year}〕{seq:04d}号",
     "meeting": "贾走访会〔{year}〕{seq:04d}号",
     "notice": "贾走访督〔{year}〕{seq:04d}号",
+    "taskbook": "贾走访任〔{year}〕{seq:04d}号",
+    "closure": "贾走访销〔{year}〕{seq:04d}号",
 }
 
 

@@ -473,7 +473,7 @@ class Life:
         leader, office = responsible(lead_unit, s.tpl.category, c.leader(self.lead_name).full_name)
         book_id = c.next_id("task_books")
         self.book_row = {
-            "id": book_id, "problem_id": s.pid, "assignment_id": self.p["current_assignment_id"],
+            "id": book_id, "number": c.number("taskbook", self.date()), "problem_id": s.pid, "assignment_id": self.p["current_assignment_id"],
             "unit_id": lead_unit.id, "revision": 1, "status": "submitted", "handler_id": handler.id,
             "responsible_leader": leader, "responsible_department": office, "measures": self.work.measures,
             "deadline": self.p["deadline"], "revision_reason": None, "submitted_by_id": handler.id,
@@ -581,7 +581,8 @@ class Life:
             self.book_row["closed_at"] = self.now()
 
     def closure(self, kind: str, user: User, *, result: str) -> dict:
-        row = {"id": self.c.next_id("closures"), "problem_id": self.s.pid, "kind": kind, "status": "leader_review",
+        row = {"id": self.c.next_id("closures"), "number": self.c.number("closure", self.date()),
+               "problem_id": self.s.pid, "kind": kind, "status": "leader_review",
                "unit_id": self.p["lead_unit_id"], "result": result, "reason_kind": None, "no_evidence_reason": None,
                "open_parts_reason": None, "completed_on": self.date(), "requested_by_id": user.id,
                "requested_at": self.now(), "leader_id": None, "leader_at": None, "leader_note": None,

@@ -40,7 +40,7 @@ from ..cases.workflow import Action, Status, may, transition
 from ..core import clock
 from ..core.extensions import db
 from ..core.render import render
-from ..documents.pdf import pdf_response, render_pdf
+from ..documents.pdf import cn_date, pdf_response, render_pdf
 from . import operations as handling
 from .closure_forms import (
     CannotSolveDecisionForm,
@@ -466,7 +466,8 @@ panels.register("closure", "handling/closure/_panel.html", panel)
 
 
 def _when(value: datetime | None) -> str:
-    return clock.local(value).strftime("%Y年%m月%d日 %H:%M") if value else ""
+    """2026年3月2日 10:00: the documents' one way of writing a date, with the time."""
+    return f"{cn_date(value)} {clock.local(value).strftime('%H:%M')}" if value else ""
 
 
 def _assignment_of(problem: Problem, closure: Closure) -> Assignment | None:
@@ -510,7 +511,7 @@ def report_context(problem: Problem, closure: Closure) -> dict:
     return {
         "issuer": _("贾汪区“百千万”集中走访帮扶活动"),
         "doc_title": _("暂难解决审批表") if cannot else _("销号单"),
-        "doc_number": None,
+        "doc_number": closure.number,
         "cannot": cannot,
         "on_spot": closure.kind == ClosureKind.on_spot,
         "final": final,

@@ -45,6 +45,7 @@ from ..core import clock
 from ..core.deadlines import latest_extension_request
 from ..core.errors import Conflict, FieldsInvalid, Invalid
 from ..core.extensions import db
+from ..core.numbering import next_number
 from .models import (
     BookStatus,
     CannotSolveReason,
@@ -156,6 +157,7 @@ def submit_plan(problem: Problem, user, *, handler: User | None, responsible_lea
     revision = (db.session.scalar(select(func.max(TaskBook.revision)).where(
         TaskBook.problem_id == problem.id)) or 0) + 1
     book = TaskBook(
+        number=next_number("taskbook")[2],
         problem=problem, assignment_id=problem.current_assignment_id, unit_id=problem.lead_unit_id,
         revision=revision, status=BookStatus.submitted, handler_id=handler.id,
         responsible_leader=responsible_leader.strip(), responsible_department=responsible_department.strip(),
@@ -368,6 +370,7 @@ def request_signoff(problem: Problem, user, *, result: str, completed_on: date |
     if errors:
         raise FieldsInvalid(errors)
     closure = Closure(
+        number=next_number("closure")[2],
         problem=problem, kind=ClosureKind.signoff, open_steps=open_steps or None, status=ClosureStatus.leader_review, unit_id=problem.lead_unit_id,
         result=result.strip(), completed_on=completed_on,
         no_evidence_reason=(no_evidence_reason or "").strip() or None if evidence_count <= 0 else None,
@@ -430,8 +433,8 @@ def reject_signoff(problem: Problem, user, *, reason: str, version=None) -> Clos
 
 def on_spot_closure(problem: Problem, user, *, result: str) -> Closure:
     """好事即办 at triage: the solution waits for verification like a sign-off (called by operations)."""
-    closure = Closure(problem=problem, kind=ClosureKind.on_spot, status=ClosureStatus.verifying,
-                      unit_id=user.unit_id, result=result.strip(), completed_on=clock.today(),
+    closure = Closure(number=next_number("closure")[2], problem=problem, kind=ClosureKind.on_spot,
+                      status=ClosureStatus.verifying, unit_id=user.unit_id, result=result.strip(), completed_on=clock.today(),
                       requested_by_id=user.id, requested_at=clock.now(), leader_id=user.id, leader_at=clock.now())
     db.session.add(closure)
     db.session.flush()
@@ -498,8 +501,8 @@ def request_cannot_solve(problem: Problem, user, *, reason_kind: CannotSolveReas
     t = _check(problem, Action.request_cannot_solve, user, version, explanation)
     if reason_kind is None:
         raise FieldsInvalid({"reason_kind": _l("请选择原因类别。")})
-    closure = Closure(problem=problem, kind=ClosureKind.cannot_solve, status=ClosureStatus.office_review,
-                      unit_id=problem.lead_unit_id, result=explanation.strip(), reason_kind=reason_kind,
+    closure = Closure(number=next_number("closure")[2], problem=problem, kind=ClosureKind.cannot_solve,
+                      status=ClosureStatus.office_review, unit_id=problem.lead_unit_id, result=explanation.strip(), reason_kind=reason_kind,
                       requested_by_id=user.id, requested_at=clock.now())
     db.session.add(closure)
     db.session.flush()

@@ -448,6 +448,7 @@ def book_context(problem: Problem, book: TaskBook) -> dict:
     return {
         "issuer": "贾汪区“百千万”集中走访帮扶活动",
         "doc_title": "任务书",
+        "doc_number": book.number,
         "problem_number": problem.number,
         "title": problem.title,
         "description": problem.description,
@@ -477,6 +478,7 @@ def book_context(problem: Problem, book: TaskBook) -> dict:
         "decision_note": book.decision_note,
         "status": book.status.value,
         "status_label": book_status_label(book),
+        "closed": book.closed_at is not None,
     }
 
 
