@@ -384,9 +384,13 @@ def test_similar_open_problems_same_town_without_resident_data(app, cadre):
 
     html = _similar(cadre, "权台村", "村东头的路灯坏了")
     assert near.number in html and "村东头路灯损坏" in html and "马庄村" in html and "待研判" in html
-    assert far.number not in html and ended.number not in html and unrelated.number not in html
+    assert ended.number not in html and unrelated.number not in html
     assert "周某某" not in html and "13900001111" not in html and "1111" not in html
     assert f"/cases/visits/new/attach/{near.id}" in html
+    # Another town's alike problem is named too (a resident who told two groups), after this
+    # town's, with its town — but it cannot be joined from here (another group's problem).
+    assert far.number in html and "青山泉镇" in html and html.index(near.number) < html.index(far.number)
+    assert f"/cases/visits/new/attach/{far.id}" not in html
     # Not similar: nothing but a hint.
     assert near.number not in _similar(cadre, "权台村", "孩子上学费用高")
     # A village outside the cadre's group: nothing at all.
