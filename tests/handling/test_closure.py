@@ -441,3 +441,25 @@ def test_closing_the_problem_closes_its_task_book(app, login_as):
     # Reopened after an unsatisfied reply: the book runs again.
     hf.reply(fresh(p), Verdict.unsatisfied, substantive=True)
     assert fresh(p).status == Status.in_progress and book_in_force(fresh(p)).closed_at is None
+
+
+def test_a_refused_signoff_has_one_error_summary_linking_each_wrong_field(app, login_as):
+    import re
+
+    p = hf.in_progress()
+    town = login_as("town")
+    data = {**hidden(town, url(p, "sign-off")), "result": "", "completed_on": clock.today().isoformat()}
+    resp = town.post(url(p, "sign-off"), data=data, content_type="multipart/form-data")
+    assert resp.status_code == 200
+    html = text(resp)
+    assert html.count("data-error-summary") == 1
+    summary = html[html.index("data-error-summary"):]
+    summary = summary[:summary.index("</div>")]
+    assert '<a href="#result">' in summary and "请填写办理结果。" in summary
+    assert "任务书第 1、2 步尚未完成" in summary  # the open steps, not tied to one field
+    assert html.index("data-error-summary") < html.index('name="result"')  # at the top
+    # Only the wrong fields are marked; the date, which was right, is not.
+    result_box = re.search(r'<textarea[^>]*name="result"[^>]*>', html).group(0)
+    assert 'aria-invalid="true"' in result_box and 'aria-describedby="result-error"' in result_box
+    date_input = re.search(r'<input[^>]*name="completed_on"[^>]*>', html).group(0)
+    assert "aria-invalid" not in date_input
