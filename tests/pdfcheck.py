@@ -102,3 +102,29 @@ def assert_pdf(data: bytes, must_contain: list[str], *, font: str = "NotoSerifCJ
     assert cjk, f"no {font}… font in the PDF; fonts: {[f.name for f in report.fonts]}"
     assert all(f.subset for f in cjk), f"CJK font not subset: {[f.name for f in cjk]}"
     return report
+
+
+def page_texts(data: bytes) -> list[str]:
+    """The text of each page, whitespace removed (extraction breaks lines anywhere)."""
+    return [_squash(page.extract_text() or "") for page in PdfReader(io.BytesIO(data)).pages]
+
+
+ISO_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
+PADDED_CN_DATE = re.compile(r"\d{4}年0\d月|月0\d日")
+FOOTER = re.compile(r"第(\d+)页共(\d+)页")
+
+
+def assert_print_quality(data: bytes, *, min_last_page: int = 60) -> list[str]:
+    """What every printed document owes its reader: "第 N 页 共 M 页" on every page, dates
+    written one way (2026年12月6日: neither 2026-12-06 nor 2026年03月02日), and no near-empty
+    last page (a signature block left alone). Returns the pages' texts."""
+    pages = page_texts(data)
+    total = len(pages)
+    for n, text in enumerate(pages, 1):
+        assert f"第{n}页共{total}页" in text, f"page {n}: no page number 第 {n} 页 共 {total} 页\n{text}"
+        assert not ISO_DATE.search(text), f"page {n}: a date not written 2026年12月6日: {ISO_DATE.search(text)}"
+        assert not PADDED_CN_DATE.search(text), f"page {n}: a zero-padded date: {PADDED_CN_DATE.search(text)}"
+    if total > 1:
+        body = FOOTER.sub("", pages[-1])
+        assert len(body) >= min_last_page, f"the last page is nearly empty ({len(body)} characters): {body}"
+    return pages

@@ -35,6 +35,14 @@
       if (ev.key === "Enter" && t.tagName === "INPUT" && t.type !== "submit" && t.closest("form[data-no-enter-submit]")) ev.preventDefault();
     });
     document.querySelectorAll("[data-print]").forEach(function (el) { el.hidden = false; });
+    // A form sent back with errors: the summary at the top takes the focus (screen readers read
+    // it; each message links to its field).
+    focusSummary(document);
+    document.body.addEventListener("htmx:afterSwap", function (ev) { focusSummary(ev.detail.target || document); });
   });
+  function focusSummary(root) {
+    var summary = root.querySelector && root.querySelector("[data-error-summary]");
+    if (summary) summary.focus();
+  }
   window.addEventListener("resize", syncMenu);
 })();

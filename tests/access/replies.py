@@ -30,7 +30,7 @@ def desk_signed_off():
                   measures="电话联系，协调解决。", deadline=p.deadline, steps=hf.steps_for(p, 1))
     h.approve_plan(p, leader)
     h.request_signoff(p, desk, result="已协调解决。", completed_on=clock.today(), evidence_count=0,
-                      no_evidence_reason="电话办理，无现场照片。")
+                      no_evidence_reason="电话办理，无现场照片。", step_reasons=hf.open_step_reasons(p))
     h.approve_signoff(p, leader)
     h.verify(p, f.user("grouplead"))
     db.session.commit()

@@ -311,3 +311,42 @@ def test_dates_are_local_days(app):
     from datetime import date
 
     assert queries.local_day_start(date(2025, 3, 2)) == datetime(2025, 3, 1, 16, tzinfo=UTC)
+
+
+def test_the_log_reads_as_sentences_in_both_locales_and_filters_by_kind_and_object(app, login_as):
+    import html as html_lib
+
+    from tests.cases import factories as f
+    from webapp.cases import operations as ops
+
+    seed(app)
+    with time_machine.travel(local(2025, 3, 5, 9), tick=False):
+        p = f.assigned_to_town(title="村口路灯不亮")
+        ops.sign_for(p, f.user("town"))
+        db.session.commit()
+        number = p.number
+    town_name = f.user("town").full_name
+    b = login_as("auditor")
+    page = html_lib.unescape(b.get("/audit/").get_data(as_text=True))
+    # The event in words, the problem by number and title, the person by name and unit.
+    assert f"{town_name}（潘安湖街道） 签收：问题 {number}「村口路灯不亮」" in page
+    listing = page[page.index('class="plain-list audit-list"'):]
+    listing = listing[:listing.index("</ol>")]
+    assert "problem.sign_for" not in re.sub(r"<details>.*?</details>", "", listing, flags=re.S)
+    target = html_lib.unescape(user("secadmin").full_name)
+    assert f"变更角色：用户 {names_by_id()[3]}" in page and target in page
+    # Filters: the kind of event, the object by its number, the person.
+    casework = shown(b.get("/audit/", query_string={"kind": "casework"}))
+    assert casework and all(e.event.startswith(("problem.", "visit.", "attachment.", "list.", "meeting."))
+                            for e in all_events() if e.seq in casework)
+    assert {e.event for e in all_events() if e.seq in casework} >= {"problem.register", "problem.sign_for"}
+    by_number = shown(b.get("/audit/", query_string={"obj": number}))
+    assert by_number and {e.object_id for e in all_events() if e.seq in by_number} == {str(p.id)}
+    by_title = shown(b.get("/audit/", query_string={"obj": "村口路灯"}))
+    assert by_title == by_number
+    sessions = shown(b.get("/audit/", query_string={"kind": "session", "user": "town"}))
+    assert sessions and {e.event for e in all_events() if e.seq in sessions} <= {"login.success", "login.failure"}
+    # In English: the same sentence in English words.
+    b.post("/locale", {"lang": "en", "next": "/audit/"})
+    page = html_lib.unescape(b.get("/audit/").get_data(as_text=True))
+    assert f"— Sign for: Problem {number} “村口路灯不亮”" in page, page[page.find("audit-list"):][:1500]

@@ -22,7 +22,7 @@ def test_actions_shown_are_exactly_the_allowed_ones(app, login_as):
         # (user, problem) → the buttons, in the table's order
         ("town", assigned): ["sign_for", "return"],
         ("townlead", assigned): ["sign_for", "return"],
-        ("dept", assigned): ["sign_for"],  # the cooperating unit signs for its own part only
+        ("dept", assigned): ["sign_for", "return"],  # the cooperating unit signs for or gives back its own part
         ("grouplead", assigned): [],
         ("office", assigned): [],
         ("leader", assigned): [],
@@ -49,7 +49,7 @@ def test_actions_shown_are_exactly_the_allowed_ones(app, login_as):
     assert f'href="/cases/{registered.id}/triage?action=assign_sheet"' in gl_page
     assert f'href="/cases/{registered.id}/triage?action=not_accept"' in gl_page
     dept_page = text(login_as("dept").get(f"/cases/{assigned.id}"))
-    assert "签收（配合）" in dept_page and "确认退回" not in dept_page
+    assert "签收（配合）" in dept_page and "退回（配合）" in dept_page and "确认退回" in dept_page
     town_page = text(login_as("town").get(f"/cases/{assigned.id}"))
     assert ">签收</button>" in town_page and "确认退回" in town_page and "签收（配合）" not in town_page
     # Every action form carries the version it was drawn with.

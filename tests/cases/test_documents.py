@@ -39,7 +39,7 @@ def test_assignment_sheet_prints_for_those_who_see_the_problem(app, login_as):
         # Once the town signs for it, the slot is filled in.
         ops.sign_for(fresh(p), f.user("town"))
         db.session.commit()
-        report = assert_pdf(pdf(gl, url).data, ["张伟", "2026年03月02日 10:00"])
+        report = assert_pdf(pdf(gl, url).data, ["张伟", "2026年3月2日 10:00"])
         # The handling units (lead and cooperating) and the office print it too.
         for username in ("town", "dept", "office", "leader", "cadre"):
             assert pdf(login_as(username), url).status_code == 200, username
@@ -107,3 +107,36 @@ def test_documents_render_without_warnings(app):
         result = render_document("coordinated_list", **list_context(q.coordinated_list,
                                                                      list_problems(q.coordinated_list)))
         assert result.warnings == []
+
+
+def test_sheet_prints_once_a_cooperating_part_is_done(app, login_as):
+    from tests.handling import factories as hf
+    from webapp.handling import operations as h
+
+    with time_machine.travel(MON, tick=False):
+        p = hf.in_progress(cooperating=("区民政局",))
+        ops.sign_for(fresh(p), f.user("dept"))
+        db.session.commit()
+        h.part_feedback(fresh(p), f.user("dept"), text="救助金已发放到位。", done=True)
+        db.session.commit()
+        resp = pdf(login_as("town"), f"/assignments/{p.current_assignment.id}/sheet.pdf")
+        assert resp.status_code == 200
+        assert_pdf(resp.data, ["区民政局", "已反馈完成"])
+
+
+def test_the_print_link_on_the_problem_page_opens_that_assignments_own_sheet(app, login_as):
+    import re
+
+    # Returned and assigned again: the link prints the current sheet, not the first one.
+    p = f.assigned_to_town()
+    first = p.current_assignment
+    ops.return_problem(fresh(p), f.user("town"), reason="不属于本街道辖区，请重新交办")
+    db.session.commit()
+    second = ops.transfer_to_desk(fresh(p), f.user("grouplead"), triage=f.QUICK, requirements="请及时回访")
+    db.session.commit()
+    page = login_as("desk").get(f"/cases/{p.id}").get_data(as_text=True)
+    link = re.search(r'<a href="([^"]+)">(打印[^<]+)</a>', page)
+    assert link and link.group(1) == f"/assignments/{second.id}/sheet.pdf" and second.id != first.id
+    assert link.group(2) == "打印转办单"  # the label names the document it opens
+    report = assert_pdf(pdf(login_as("desk"), link.group(1)).data, ["问题转办单", second.number])
+    assert first.number not in report.text

@@ -150,11 +150,11 @@ def test_cooperating_unit_signs_for_its_part(app, login_as):
     dept = login_as("dept")
     dept.get(f"/cases/{p.id}")
     assert "签收（配合）" in text(dept.get(f"/cases/{p.id}"))
-    # It cannot return the problem: only the lead unit may.
-    assert dept.post(f"/cases/{p.id}/return", {"version": p.version, "reason": "不归我们部门管"}).status_code == 403
     resp = dept.post(f"/cases/{p.id}/sign-for", {"version": p.version}, headers=HTMX)
     assert resp.status_code == 200 and "已签收（配合）。" in text(resp) and actions(resp) == []
     p = _fresh(p)
+    # Once its part is signed for, it gives nothing back, nor can it return the whole problem.
+    assert dept.post(f"/cases/{p.id}/return", {"version": p.version, "reason": "不归我们部门管"}).status_code == 403
     assert p.status == Status.assigned  # the lead unit has not signed yet
     parts = {u.unit.name: u.status for u in p.current_assignment.units}
     assert parts == {"潘安湖街道": PartStatus.pending, "区民政局": PartStatus.accepted}
@@ -185,3 +185,32 @@ def test_missing_version_is_a_bad_request(app, login_as):
     assert b.post(f"/cases/{p.id}/return", {"reason": "不属于本街道辖区"}).status_code == 400
     assert b.post(f"/cases/{p.id}/sign-for", {"version": "abc"}).status_code == 400
     assert _fresh(p).status == Status.assigned
+
+
+def test_cooperating_unit_gives_its_part_back_with_a_reason(app, login_as):
+    p = f.assigned_to_town(cooperating=["区民政局"])
+    dept = login_as("dept")
+    page = dept.get(f"/cases/{p.id}")
+    assert "退回（配合）" in text(page)
+    # Without a reason: refused, nothing changes.
+    resp = dept.post(f"/cases/{p.id}/return", {"version": p.version, "reason": ""})
+    assert resp.status_code == 200 and 'aria-invalid="true"' in text(resp)
+    assert _events(p, "return_part") == 0
+    resp = dept.post(f"/cases/{p.id}/return", {"version": p.version, "reason": "低保审核不属于本局此项职责"})
+    assert resp.status_code == 302
+    p = _fresh(p)
+    # The problem stays with the lead unit; only the cooperating part is given back.
+    assert p.status == Status.assigned and p.lead_unit.name == "潘安湖街道"
+    parts = {u.unit.name: (u.status, u.returned_reason) for u in p.current_assignment.units}
+    assert parts["区民政局"] == (PartStatus.returned, "低保审核不属于本局此项职责")
+    assert parts["潘安湖街道"] == (PartStatus.pending, None)
+    assert _events(p, "return_part") == 1
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.event == "problem.return_part", AuditEvent.username == "dept")) == 1
+    # Given back twice: stale or refused, never a second event.
+    again = dept.post(f"/cases/{p.id}/return", {"version": p.version, "reason": "低保审核不属于本局此项职责"})
+    assert again.status_code in (403, 409) and _events(p, "return_part") == 1
+    # The lead unit and the assigner read the reason on the problem page.
+    for who in ("town", "grouplead"):
+        body = text(login_as(who).get(f"/cases/{p.id}"))
+        assert "低保审核不属于本局此项职责" in body and "已退回" in body, who

@@ -375,3 +375,20 @@ def test_queue_is_paginated(app, gl):
     assert "共 26 个待研判问题" in first and "第 1 / 2 页" in first
     assert problems[0].number in first and problems[25].number not in first
     assert problems[25].number in second
+
+
+def test_every_id_on_the_triage_page_is_unique_and_each_label_names_its_box(app, gl):
+    import re
+    from collections import Counter
+
+    p = f.register()
+    html = page_of(gl, p)
+    ids = Counter(re.findall(r'\sid="([^"]+)"', html))
+    assert [i for i, n in ids.items() if n > 1] == []
+    for label in ("合并原因", "不予受理的理由"):
+        m = re.search(r'<label for="([^"]+)"[^>]*>' + label, html)
+        assert m, label
+        box = re.search(r'<textarea[^>]*id="' + re.escape(m.group(1)) + r'"[^>]*>', html)
+        assert box and 'name="reason"' in box.group(0), label
+    assert re.search(r'<label for="([^"]+)"[^>]*>合并原因', html).group(1) != \
+        re.search(r'<label for="([^"]+)"[^>]*>不予受理的理由', html).group(1)

@@ -38,6 +38,7 @@ from sqlalchemy import func, select
 
 from tests.cases import factories as f
 from tests.cases.pages import MON
+from tests.handling import factories as hf
 from webapp.accounts.models import User
 from webapp.cases import counts, queries
 from webapp.cases import operations as ops
@@ -441,7 +442,8 @@ class HandlingMachine(RuleBasedStateMachine):
 
         def work(p, u, v):
             closure = h.request_signoff(p, u, result="已办结", completed_on=completed, evidence_count=files,
-                                        no_evidence_reason=no_evidence, open_parts_reason=open_reason, version=v)
+                                        no_evidence_reason=no_evidence, open_parts_reason=open_reason,
+                                        step_reasons=hf.open_step_reasons(p), version=v)
             for _ in range(files):  # what the page does with the uploaded files
                 ops.add_attachment(p, u, kind=AttachmentKind.evidence, filename="现场照片.jpg",
                                    stored_name=f"sm-{next(_serial)}.jpg", mime="image/jpeg", size=10,

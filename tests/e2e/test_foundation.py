@@ -275,3 +275,25 @@ def test_screenshots_for_people_to_look_at(new_context, server, artifacts, usern
         page.screenshot(path=shots[2])
     for path in shots:
         assert path.stat().st_size > 10_000, f"{path} looks empty"
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_every_menu_page_of_every_role_has_no_serious_accessibility_finding(new_context, server, viewport):
+    """axe on each page of each casework role's menu, at 375 px and at a desk."""
+    page = new_context(viewport=viewport).new_page()
+    found = {}
+    for username in ("cadre", "grouplead", "town", "townlead", "dept", "desk", "office", "leader", "auditor"):
+        login(page, username)
+        hrefs = []
+        for a in page.locator("nav a[href^='/']").all():
+            href = a.get_attribute("href")
+            if href and href not in hrefs and not href.startswith(("/logout", "/locale")):
+                hrefs.append(href)
+        for href in hrefs:
+            page.goto(href)
+            page.wait_for_load_state("load")
+            bad = _axe(page, f"{username} {href}")
+            if bad:
+                found[(username, href)] = bad
+        logout(page)
+    assert found == {}

@@ -137,6 +137,11 @@ def request_signoff(page: Page, problem_id: int, result: str, evidence: str, ope
         {"name": evidence, "mimeType": "image/png", "buffer": tiny_png()})
     expect(page.locator(".flash-warning")).to_contain_text("区民政局")
     page.get_by_label("配合单位尚未反馈完成的原因").fill(open_reason)
+    # The task book's steps not ticked: each needs its own explanation.
+    boxes = page.locator("fieldset.open-steps textarea")
+    expect(boxes.first).to_be_visible()
+    for box in boxes.all():
+        box.fill("该步骤已随整体修缮一并完成，现场已核实。")
     page.get_by_role("button", name="提交销号申请").click()
     landed(page, problem_id, "已提交销号申请（佐证材料 1 份），等待单位领导审核。")
     expect(status_badge(page)).to_have_text("销号待审核")

@@ -78,13 +78,22 @@ def in_progress(**kw):
     return p
 
 
+def open_step_reasons(p, reason="该步骤随整体整改一并完成，未单独标记。") -> dict[int, str]:
+    """Why each step of the book in force that is not ticked may be signed off anyway."""
+    from webapp.handling.queries import book_in_force
+
+    book = book_in_force(p)
+    return {s.id: reason for s in (book.steps if book else []) if s.done_at is None}
+
+
 def signoff_review(*, evidence_count=0, **kw):
     p = in_progress(**kw)
     handler, _leader = _lead_users(p)
     h.request_signoff(p, handler, result="已维修完毕，群众当面确认。", completed_on=clock.today(),
                       evidence_count=evidence_count,
                       no_evidence_reason=None if evidence_count else "现场整改，照片另行存档。",
-                      open_parts_reason="配合单位已口头确认完成。" if open_parts(p) else None)
+                      open_parts_reason="配合单位已口头确认完成。" if open_parts(p) else None,
+                      step_reasons=open_step_reasons(p))
     db.session.commit()
     return p
 

@@ -23,7 +23,7 @@ from webapp.core.audit import AuditEvent
 from webapp.core.errors import Conflict
 from webapp.core.extensions import db
 from webapp.handling import operations as h
-from webapp.handling.models import CannotSolveReason, Closure, ClosureKind, ClosureStatus
+from webapp.handling.models import CannotSolveReason, Closure, ClosureKind, ClosureStatus, Verdict
 from webapp.handling.operations import resolve_on_spot
 
 RESULT = "已更换路灯灯头三处，群众当面确认夜间照明恢复。"
@@ -56,7 +56,10 @@ def files_on_disk() -> list[Path]:
 
 
 def signoff_data(b, p, **kw) -> dict:
-    return {**hidden(b, url(p, "sign-off")), "result": RESULT, "completed_on": clock.today().isoformat(), **kw}
+    # Steps of the task book left open are explained one by one, as the page asks.
+    reasons = {f"step_{k}": v for k, v in hf.open_step_reasons(fresh(p)).items()}
+    return {**hidden(b, url(p, "sign-off")), "result": RESULT, "completed_on": clock.today().isoformat(),
+            **reasons, **kw}
 
 
 def post_signoff(b, p, *, files=(), **kw):
@@ -371,3 +374,92 @@ def test_the_signoff_report_reads_back(app, login_as):
     assert town.get(f"/cases/{p.id}/closures/{oc.id}.pdf").status_code == 404
     assert login_as("dept").get(f"/cases/{p.id}/closures/{c.id}.pdf").status_code == 404
     assert login_as("sysadmin").get(f"/cases/{p.id}/closures/{c.id}.pdf").status_code == 403
+
+
+# ---------------------------------------------------------------- the task book at sign-off
+
+
+def test_signoff_needs_each_open_step_done_or_explained(app, login_as):
+    from webapp.handling.queries import book_in_force
+
+    p = hf.in_progress()
+    first, second = book_in_force(p).steps
+    town = login_as("town")
+    # The first step is done, with a photo: the leader and the verifier will see it.
+    tick = f"/cases/{p.id}/steps/{first.id}/done"
+    resp = town.post(tick, data={**form_values(page(town, tick), tick), "note": "已入户核实。",
+                                 "files": [(io.BytesIO(png_bytes()), "入户核实.png")]},
+                     content_type="multipart/form-data")
+    assert resp.status_code == 302, text(resp)
+    html = page(town, url(p, "sign-off"))
+    assert f'name="step_{second.id}"' in html and f'name="step_{first.id}"' not in html
+    # Every step still open and no word about it: refused, the input kept, nothing written.
+    data = {**hidden(town, url(p, "sign-off")), "result": RESULT, "completed_on": clock.today().isoformat(),
+            "no_evidence_reason": "电话协调解决。"}
+    resp = town.post(url(p, "sign-off"), data=data, content_type="multipart/form-data")
+    assert resp.status_code == 200
+    html = text(resp)
+    assert "任务书第 2 步尚未完成" in html and RESULT in html and 'aria-invalid="true"' in html
+    assert closures(p) == [] and fresh(p).status == Status.in_progress
+    # With the reason for the open step, it goes through and the reason is kept on the request.
+    why = "第二步由村委会代办完成，现场已核实。"
+    resp = town.post(url(p, "sign-off"), data={**data, f"step_{second.id}": why},
+                     content_type="multipart/form-data")
+    assert resp.status_code == 302, text(resp)
+    (c,) = closures(p)
+    assert [(o["seq"], o["reason"]) for o in c.open_steps] == [(2, why)]
+    # The unit leader and then the verifier see the steps, the open one's reason and the step's photo.
+    html = page(login_as("townlead"), url(p, "sign-off/review"))
+    assert "任务书执行情况" in html and "已入户核实。" in html and "入户核实.png" in html and why in html
+    assert decide(login_as("townlead"), p, "sign-off/review", "approve_signoff").status_code == 302
+    html = page(login_as("grouplead"), url(p, "verification"))
+    assert "任务书执行情况" in html and "入户核实.png" in html and why in html and "未完成" in html
+
+
+def test_closing_the_problem_closes_its_task_book(app, login_as):
+    from webapp.handling.queries import book_in_force
+
+    p = hf.in_progress()
+    html = text(login_as("town").get(f"/cases/{p.id}"))
+    assert "执行中" in html[html.index('id="taskbook"'):]
+    h.request_signoff(p, f.user("town"), result=RESULT, completed_on=clock.today(), evidence_count=0,
+                      no_evidence_reason="电话协调解决。", step_reasons=hf.open_step_reasons(p))
+    h.approve_signoff(p, f.user("townlead"))
+    h.verify(p, f.user("grouplead"), note="内部意见：材料齐全。")
+    db.session.commit()
+    assert book_in_force(fresh(p)).closed_at is not None
+    for who in ("town", "grouplead"):
+        html = text(login_as(who).get(f"/cases/{p.id}"))
+        panel = html[html.index('id="taskbook"'):]
+        assert "已办结" in panel and "执行中" not in panel, who
+        parts = html[html.index('id="h-assignment"'):html.index('id="h-actions"')]
+        assert "已办结" in parts and "已签收" not in parts, who
+    # The verifier's opinion is internal: not tagged for the resident.
+    ev = db.session.scalar(select(ProblemEvent).where(ProblemEvent.problem_id == p.id,
+                                                      ProblemEvent.action == "verify"))
+    assert ev.note == "内部意见：材料齐全。" and not ev.is_public
+    # Reopened after an unsatisfied reply: the book runs again.
+    hf.reply(fresh(p), Verdict.unsatisfied, substantive=True)
+    assert fresh(p).status == Status.in_progress and book_in_force(fresh(p)).closed_at is None
+
+
+def test_a_refused_signoff_has_one_error_summary_linking_each_wrong_field(app, login_as):
+    import re
+
+    p = hf.in_progress()
+    town = login_as("town")
+    data = {**hidden(town, url(p, "sign-off")), "result": "", "completed_on": clock.today().isoformat()}
+    resp = town.post(url(p, "sign-off"), data=data, content_type="multipart/form-data")
+    assert resp.status_code == 200
+    html = text(resp)
+    assert html.count("data-error-summary") == 1
+    summary = html[html.index("data-error-summary"):]
+    summary = summary[:summary.index("</div>")]
+    assert '<a href="#result">' in summary and "请填写办理结果。" in summary
+    assert "任务书第 1、2 步尚未完成" in summary  # the open steps, not tied to one field
+    assert html.index("data-error-summary") < html.index('name="result"')  # at the top
+    # Only the wrong fields are marked; the date, which was right, is not.
+    result_box = re.search(r'<textarea[^>]*name="result"[^>]*>', html).group(0)
+    assert 'aria-invalid="true"' in result_box and 'aria-describedby="result-error"' in result_box
+    date_input = re.search(r'<input[^>]*name="completed_on"[^>]*>', html).group(0)
+    assert "aria-invalid" not in date_input

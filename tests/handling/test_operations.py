@@ -135,7 +135,7 @@ def test_the_unit_leader_may_be_the_handler_and_approval_sets_deadline_and_handl
     assert p.deadline == shorter and p.handler_id == f.user("townlead").id
     assert book_in_force(p) == book and book_under_review(p) is None
     ev = events(p, "approve_plan")[-1]
-    assert ev.is_public and (ev.from_status, ev.to_status) == (Status.plan_review, Status.in_progress)
+    assert not ev.is_public and (ev.from_status, ev.to_status) == (Status.plan_review, Status.in_progress)
     assert audits(p, "approve_plan") == 1 and verify_chain().ok
 
 
@@ -252,7 +252,7 @@ def test_deciding_an_extension(app, decider):
     assert ext.status == RequestStatus.approved and ext.decided_by_id == f.user(decider).id
     assert p.deadline == ext.new_deadline > old and p.status == Status.in_progress
     ev = events(p, "approve_extension")[-1]
-    assert ev.is_public and ev.from_status == ev.to_status == Status.in_progress
+    assert not ev.is_public and ev.from_status == ev.to_status == Status.in_progress
     with pytest.raises(Conflict):  # nothing waits any more
         h.decide_extension(p, f.user(decider), approve=True)
     db.session.rollback()
@@ -264,7 +264,7 @@ def test_deciding_an_extension(app, decider):
 
 def _signoff(p, **kw):
     args = dict(result="已维修完毕", completed_on=clock.today(), evidence_count=0, no_evidence_reason=None,
-                open_parts_reason=None)
+                open_parts_reason=None, step_reasons=hf.open_step_reasons(p))
     args.update(kw)
     return h.request_signoff(p, f.user("town"), **args)
 
@@ -383,7 +383,7 @@ def test_verify_signs_off_and_the_reply_is_due_after_the_holiday(app, frozen):
     # Two working days after 30 September: 8 and 9 October (not 2 October).
     assert p.reply_due == date(2026, 10, 9) and p.replied_at is None
     ev = events(p, "verify")[-1]
-    assert ev.is_public and (ev.from_status, ev.to_status) == (Status.pending_verification, Status.signed_off)
+    assert not ev.is_public and (ev.from_status, ev.to_status) == (Status.pending_verification, Status.signed_off)
     assert audits(p, "verify") == 1 and verify_chain().ok
 
 
@@ -548,7 +548,7 @@ def test_a_waiting_extension_lapses_when_the_unit_asks_for_sign_off(app):
                               reason="需协调资金", progress="已入户核实")
     db.session.commit()
     h.request_signoff(p, town, result="已解决", completed_on=clock.today(), evidence_count=0,
-                      no_evidence_reason="现场整改")
+                      no_evidence_reason="现场整改", step_reasons=hf.open_step_reasons(p))
     db.session.commit()
     assert db.session.get(Extension, ext.id).status == RequestStatus.withdrawn
     assert pending_extension(p) is None

@@ -286,7 +286,7 @@ def test_extension_requested_and_approved_by_grouplead(login_as, monday):
     ext = fresh(ext)
     assert ext.status == RequestStatus.approved and ext.decided_by_id == f.user("grouplead").id
     (approved,) = events(p, "approve_extension")
-    assert approved.is_public and approved.user_id == f.user("grouplead").id
+    assert not approved.is_public and approved.user_id == f.user("grouplead").id
     assert len(audits("problem.approve_extension")) == 1
     # The panel keeps the history; the decision page has nothing left to decide.
     assert "已批准" in text(town.get(f"/cases/{p.id}"))

@@ -72,7 +72,8 @@ def with_evidence(**kwargs):
     """A problem signed off with one evidence file on its closure request."""
     p = hf.in_progress(**kwargs)
     town = f.user("town")
-    closure = h.request_signoff(p, town, result="已修复。", completed_on=clock.today(), evidence_count=1)
+    closure = h.request_signoff(p, town, result="已修复。", completed_on=clock.today(), evidence_count=1,
+                                step_reasons=hf.open_step_reasons(p))
     ops.add_attachment(p, town, kind=AttachmentKind.evidence, filename="现场.jpg",
                        stored_name=uuid.uuid4().hex + ".jpg", mime="image/jpeg", size=10,
                        sha256=hashlib.sha256(b"x").hexdigest(), closure=closure)

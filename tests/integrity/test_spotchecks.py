@@ -40,7 +40,7 @@ def signoff_again(p):
     """Sign off a problem that is in progress (again), verified now."""
     handler, leader = hf._lead_users(p)
     h.request_signoff(p, handler, result="第二次办结：已更换设备。", completed_on=clock.today(), evidence_count=0,
-                      no_evidence_reason="现场整改。", open_parts_reason=None)
+                      no_evidence_reason="现场整改。", open_parts_reason=None, step_reasons=hf.open_step_reasons(p))
     h.approve_signoff(p, leader)
     h.verify(p, hf.assigner(p), note="再次核实已解决。")
     db.session.commit()

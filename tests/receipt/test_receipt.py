@@ -148,3 +148,19 @@ def test_old_attempts_of_every_client_are_pruned_now_and_then(app, frozen):
     lookup(b, "ZZZZZZZZZZ", "0000")  # the 50th row: everyone's old rows go
     db.session.rollback()
     assert db.session.scalars(select(LookupAttempt.client)).all() == ["127.0.0.1"]
+
+
+def test_progress_for_the_resident_shows_and_internal_words_do_not(app):
+    p = hf.in_progress(phone="13912345678")
+    h.record_progress(p, f.user("town"), text="已联系施工队，本周五前修好路灯。", public=True)
+    h.record_progress(p, f.user("town"), text="内部：经费由街道垫付。", public=False)
+    h.add_note(p, f.user("town"), text="内部备注：找王科长协调")
+    db.session.commit()
+    page = main_of(lookup(resident(app), p.receipt_no, "5678"))
+    assert "办理进展" in page and "已联系施工队，本周五前修好路灯。" in page
+    for secret in ("经费由街道垫付", "王科长", "核实情况，协调资金"):
+        assert secret not in page, secret
+    # Signed off with the verifier's internal opinion: the resident never reads it.
+    q = hf.signed_off(phone="13912345678")
+    page = main_of(lookup(resident(app), q.receipt_no, "5678"))
+    assert "经核实，问题已解决。" not in page and "办理进展" not in page

@@ -79,7 +79,7 @@ def solve(p):
     """Sign-off requested, approved by the unit leader and verified by the assigner, now."""
     handler, leader = hf._lead_users(p)
     h.request_signoff(p, handler, result="已办结。", completed_on=clock.today(), evidence_count=0,
-                      no_evidence_reason="现场整改。", open_parts_reason=None)
+                      no_evidence_reason="现场整改。", open_parts_reason=None, step_reasons=hf.open_step_reasons(p))
     h.approve_signoff(p, leader)
     h.verify(p, hf.assigner(p))
     db.session.commit()
@@ -130,7 +130,7 @@ def build(traveller, category: str) -> dict:
     db.session.commit()
     handler, leader = hf._lead_users(p["J"])
     h.request_signoff(p["J"], handler, result="已办结。", completed_on=clock.today(), evidence_count=0,
-                      no_evidence_reason="现场整改。")
+                      no_evidence_reason="现场整改。", step_reasons=hf.open_step_reasons(p["J"]))
     h.approve_signoff(p["J"], leader)
     h.reject_verification(p["J"], hf.assigner(p["J"]), reason="现场核实仍未修好。")
     db.session.commit()

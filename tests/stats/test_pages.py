@@ -251,32 +251,43 @@ def test_report_pdf_and_excel_read_back(app, traveller, login_as):
         f"全区共登记问题{d['total']}件，已化解{d['solved']}件", "上期统计表未出具",
     ])
 
-    # The workbook: the same layout, cell for cell.
+    # The workbook: a cover sheet, then one table per sheet, its header in the first row.
     resp = login_as("office").client.get(f"/stats/reports/{report.id}/report.xlsx")
     assert resp.status_code == 200
     assert "attachment" in resp.headers["Content-Disposition"]
-    ws = load_workbook(io.BytesIO(resp.data)).active
-    rows = [[c for c in r] for r in ws.iter_rows(values_only=True)]
-    first = [r[0] for r in rows]
-    assert first[:4] == ["贾汪区“百千万”集中走访帮扶活动办公室", "半月调度统计表", "2026年第5期（第1版）",
+    wb = load_workbook(io.BytesIO(resp.data))
+    assert wb.sheetnames == ["说明", "总体情况", "镇（街道、功能区）化解情况排名", "区级部门化解情况排名",
+                             "有超期问题的单位", "问题分类统计", "问题来源统计"]
+    cover = [r[0] for r in wb["说明"].iter_rows(values_only=True)]
+    assert cover[:4] == ["贾汪区“百千万”集中走访帮扶活动办公室", "半月调度统计表", "2026年第5期（第1版）",
                          "统计期间：2026年3月1日至2026年3月15日"]
-    headings = [v for v in first if isinstance(v, str) and re.match(r"^[一二三四五六]、", v)]
-    assert headings == ["一、总体情况", "二、镇（街道、功能区）化解情况排名", "三、区级部门化解情况排名",
-                        "四、有超期问题的单位", "五、问题分类统计", "六、问题来源统计"]
-    # The district's row under its header, as stored.
+    assert any(isinstance(v, str) and v.startswith("一、总体情况：截至2026年3月15日") for v in cover)
+    # The district's row under its header, as stored; its rates are numbers with a percent format.
     d = report.figures["district"]
-    header_at = next(i for i, r in enumerate(rows) if r[0] == "问题总数")
-    assert rows[header_at + 1][:7] == [d["total"], d["solved"], d["in_progress"], d["awaiting"], d["overdue"],
-                                       d["cannot_solve"], d["other_ended"]]
-    # The category's row: the known figures as of 15 March.
-    cat_row = next(r for r in rows if r[0] == "导出测试")
+    ws = wb["总体情况"]
+    assert [c.value for c in ws[1]][:2] == ["问题总数", "已化解"] and ws.freeze_panes == "A2"
+    row = list(ws[2])
+    assert [c.value for c in row[:7]] == [d["total"], d["solved"], d["in_progress"], d["awaiting"], d["overdue"],
+                                          d["cannot_solve"], d["other_ended"]]
+    rate = row[7]
+    assert rate.data_type == "n" and rate.number_format == "0.0%"
+    assert rate.value == pytest.approx(d["solve_rate"] / 100)
+    # The category's row: the known figures as of 15 March, rates as fractions.
+    cat_row = next(r for r in wb["问题分类统计"].iter_rows(min_row=2) if r[0].value == "导出测试")
     known = data.AS_OF_MARCH_15
-    assert cat_row[:10] == ["导出测试", known["total"], known["solved"], known["in_progress"], known["overdue"],
-                            known["cannot_solve"], "21.4%", "100.0%", "50.0%", "50.0%"]
-    # Every town of the ranking, in rank order.
-    town_rows = rows[next(i for i, r in enumerate(rows) if r[0] == "二、镇（街道、功能区）化解情况排名") + 2:]
-    names = [r[1] for r in town_rows[:len(report.figures["territories"])]]
+    assert [c.value for c in cat_row[:6]] == ["导出测试", known["total"], known["solved"], known["in_progress"],
+                                              known["overdue"], known["cannot_solve"]]
+    assert [round(c.value, 3) for c in cat_row[6:10]] == [0.214, 1.0, 0.5, 0.5]
+    assert all(c.number_format == "0.0%" for c in cat_row[6:10])
+    # Every town of the ranking, in rank order; no cell of a rate column holds text.
+    ranking = wb["镇（街道、功能区）化解情况排名"]
+    headers = [c.value for c in ranking[1]]
+    names = [r[1] for r in ranking.iter_rows(min_row=2, values_only=True)]
     assert names == [t["name"] for t in report.figures["territories"]]
+    for name in ("化解率", "按期办结率", "满意率"):
+        col = headers.index(name)
+        for r in ranking.iter_rows(min_row=2):
+            assert r[col].value is None or (isinstance(r[col].value, float | int) and r[col].number_format == "0.0%")
 
 
 def test_the_menu_offers_statistics_to_casework_roles(app, login_as):

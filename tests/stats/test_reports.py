@@ -215,3 +215,23 @@ def test_change_against_the_previous_period_and_rankings(app, traveller):
     assert mzj["total"] == live_mzj - 1
     # Units with overdue problems are named (none overdue on 15 March among ours).
     assert all(u["overdue"] > 0 for u in mr["overdue_units"])
+
+
+def test_no_report_for_a_period_before_the_campaign_started(app, traveller, login_as):
+    hf.in_progress()  # the campaign's first problem: registered on Monday 2 March 2026
+    traveller.move_to(data.LATER)
+    assert rep.campaign_start() == date(2026, 3, 1)
+    february = Period.of(date(2026, 2, 20))
+    with pytest.raises(rep.ReportInvalid) as refused:
+        rep.issue(f.user("office"), february)
+    assert "2026-03-01" in str(refused.value)
+    db.session.rollback()
+    # The office's form offers the periods since the start only.
+    page = login_as("office").get("/stats/reports").get_data(as_text=True)
+    assert 'value="2026-03-01"' in page and 'value="2026-03-16"' in page
+    assert 'value="2026-02-16"' not in page and 'value="2026-02-01"' not in page
+    # Posting the earlier period anyway: refused with the reason, nothing issued.
+    b = login_as("office")
+    resp = b.post("/stats/reports", {"period": "2026-02-16"})
+    assert resp.status_code == 200 and "此前的半月不能出具统计表" in resp.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(rep.HalfMonthReport)) == 0

@@ -168,7 +168,7 @@ def test_the_agenda_is_frozen_when_generated(scene):
     with at(date(2026, 11, 23)):
         handler = f.user("town")
         h.request_signoff(late8, handler, result="已解决。", completed_on=date(2026, 11, 23), evidence_count=0,
-                          no_evidence_reason="现场整改。")
+                          no_evidence_reason="现场整改。", step_reasons=hf.open_step_reasons(late8))
         h.approve_signoff(late8, f.user("townlead"))
         h.verify(late8, f.user("grouplead"), note="已核实。")
         db.session.commit()

@@ -9,6 +9,7 @@ from wtforms.validators import Length, ValidationError
 
 from ..core.forms import LocalDateField as BoundedDateField
 from .queries import AuditFilter, event_label, result_label
+from .sentences import KINDS
 
 MAX_TEXT = 64
 
@@ -49,6 +50,8 @@ class AuditFilterForm(FlaskForm):
     object_id = _text(_l("对象编号"))
     result = SelectField(_l("结果"), validate_choice=False)
     ip = _text(_l("IP 地址（前缀）"))
+    kind = SelectField(_l("事件类别"), validate_choice=False)
+    obj = _text(_l("对象（问题编号、标题、姓名或文书编号）"))
 
     def validate_date_to(self, field):
         if field.data and self.date_from.data and field.data < self.date_from.data:
@@ -63,6 +66,7 @@ class AuditFilterForm(FlaskForm):
         if self.result.data and self.result.data not in results:
             results.append(self.result.data)
         self.result.choices = [("", _l("全部结果"))] + [(r, result_label(r)) for r in results]
+        self.kind.choices = [("", _l("全部类别"))] + [(k, label) for k, (label, _p) in KINDS.items()]
 
     def to_filter(self, upto: int | None) -> AuditFilter:
         return AuditFilter(
@@ -75,5 +79,7 @@ class AuditFilterForm(FlaskForm):
             object_id=self.object_id.data or "",
             result=(self.result.data or "")[:16],
             ip=self.ip.data or "",
+            kind=(self.kind.data or "") if (self.kind.data or "") in KINDS else "",
+            obj=self.obj.data or "",
             upto=upto,
         )

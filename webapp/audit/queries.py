@@ -10,12 +10,15 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, and_, cast, func, or_, select
 
 from ..accounts.models import User
+from ..cases.models import Problem
 from ..core import clock
 from ..core.audit import AuditEvent
 from ..core.extensions import db
+from ..org.models import Unit
+from .sentences import KINDS
 
 PER_PAGE = 50
 EXPORT_CAP = 100_000
@@ -40,8 +43,11 @@ RESULT_LABELS = {"success": _l("成功"), "failure": _l("失败")}
 
 
 def event_label(code: str) -> str:
-    label = EVENT_LABELS.get(code)
-    return f"{label}（{code}）" if label else code
+    """The event type in words with its code (the filter's choices)."""
+    from .sentences import event_words
+
+    label = EVENT_LABELS.get(code) or event_words(code)
+    return f"{label}（{code}）" if label and label != code else code
 
 
 def result_label(code: str) -> str:
@@ -61,6 +67,8 @@ class AuditFilter:
     object_id: str = ""
     result: str = ""
     ip: str = ""
+    kind: str = ""  # a group of event types (sentences.KINDS)
+    obj: str = ""  # the object by number, title or person's name
     upto: int | None = None
 
     def as_args(self) -> dict:
@@ -113,7 +121,28 @@ def _conditions(f: AuditFilter) -> list:
         conds.append(AuditEvent.result == f.result)
     if f.ip:
         conds.append(AuditEvent.ip.startswith(f.ip, autoescape=True))
+    if f.kind in KINDS:
+        _label, prefixes = KINDS[f.kind]
+        conds.append(or_(*[AuditEvent.event.startswith(p, autoescape=True) if p.endswith(".")
+                           else AuditEvent.event == p for p in prefixes]))
+    if f.obj:
+        conds.append(_object_condition(f.obj))
     return conds
+
+
+def _object_condition(text: str):
+    """Events about a problem (number or title), a person (name) or a document whose number or
+    name the event recorded."""
+    problems = select(cast(Problem.id, String)).where(or_(
+        Problem.number.icontains(text, autoescape=True), Problem.title.icontains(text, autoescape=True)))
+    users = select(cast(User.id, String)).where(User.full_name.icontains(text, autoescape=True))
+    units = select(cast(Unit.id, String)).where(Unit.name.icontains(text, autoescape=True))
+    return or_(
+        and_(AuditEvent.object_type == "problem", AuditEvent.object_id.in_(problems)),
+        and_(AuditEvent.object_type == "user", AuditEvent.object_id.in_(users)),
+        and_(AuditEvent.object_type == "unit", AuditEvent.object_id.in_(units)),
+        AuditEvent.detail.icontains(text, autoescape=True),
+    )
 
 
 def _rows(f: AuditFilter):

@@ -19,7 +19,7 @@ from ..accounts.roles import Role
 from ..core import anchors, audit, jobs
 from ..core.extensions import db
 from ..core.render import is_htmx, render
-from . import queries, tasks
+from . import queries, sentences, tasks
 from .forms import AuditFilterForm
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -67,9 +67,11 @@ def index():
     flt = form.to_filter(_upto(request.args))
     number = max(request.args.get("page", 1, type=int) or 1, 1)
     pg = queries.page(flt, number)
+    names = sentences.names_for(pg.rows)
     return render(
         "audit/index.html", block="results", form=form, flt=flt, pg=pg,
         cap=queries.EXPORT_CAP, event_label=queries.event_label, result_label=queries.result_label,
+        sentence=lambda ev, full_name: sentences.sentence(ev, full_name, names),
     )
 
 

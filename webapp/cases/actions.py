@@ -76,6 +76,7 @@ EVENT_LABELS = {
     "meeting_cancelled": _l("会议取消"),
     "approve_extension": _l("批准延期"),
     "reject_extension": _l("驳回延期"),
+    "return_part": _l("退回配合任务"),
     "remind": _l("催办"),
     "notice": _l("通报"),
     "supervise": _l("下发督办单"),
@@ -182,6 +183,7 @@ def buttons(user, problem) -> list[Button]:
     out = [_button(a, problem) for a in allowed_actions(problem.status, user.role, rels) if a not in moot]
     if pending_cooperating_part(user, problem) is not None:
         out.append(_button(Action.sign_for, problem, label=_l("签收（配合）")))
+        out.append(_button(Action.return_, problem, label=_l("退回（配合）")))
     return out
 
 

@@ -293,7 +293,7 @@ def _assign(problem: Problem, user, *, action: Action, channel: Channel, lead: U
     problem.sign_for_deadline = assignment.sign_for_deadline
     problem.assigned_at = now
     problem.accepted_at = None
-    append_event(problem, user, action.value, before, note=requirements or None, public=True, detail={
+    append_event(problem, user, action.value, before, note=requirements or None, detail={
         "assignment": number, "lead": lead.name, "cooperating": [u.name for u in cooperating],
         "deadline": deadline.isoformat(), "tier": triage.tier.value,
     })
@@ -461,6 +461,28 @@ def sign_for(problem, user, *, version=None) -> AssignmentUnit:
         # that two people of the same unit cannot both sign.
         problem.updated_at = clock.now()
         append_event(problem, user, "sign_for_part", problem.status, detail={"unit": part.unit.name})
+    return part
+
+
+def return_part(problem, user, *, reason: str, version=None) -> AssignmentUnit:
+    """退回（配合）: a cooperating unit gives back a part that is not its to do, with a reason; the
+    lead unit and whoever assigned the problem read it on the problem page and the sheet."""
+    from .access import unit_part
+
+    guard_version(problem, version)
+    part = unit_part(user, problem)
+    if part is None or not part.is_current or part.role != UnitRole.cooperating:
+        raise NotAllowed(_l("您的单位不是此问题的配合单位。"))
+    if part.status != PartStatus.pending:
+        raise Conflict(_l("您的单位已经签收或退回了此配合任务。"))
+    if not (reason or "").strip():
+        raise Invalid(_l("请填写退回理由。"))
+    part.status = PartStatus.returned
+    part.returned_reason = reason.strip()
+    part.signed_by_id = user.id
+    part.signed_at = clock.now()
+    problem.updated_at = clock.now()  # the version moves: a second click is stale
+    append_event(problem, user, "return_part", problem.status, note=reason.strip(), detail={"unit": part.unit.name})
     return part
 
 

@@ -32,7 +32,7 @@ from .access import get_problem_or_404, scope, sees_full_contact, shown_id_numbe
 from .forms import FilterChoices, LateReturnForm, ReturnForm, SignForForm
 from .models import Problem, UnitRole
 from .queries import QueueFilter
-from .workflow import HANDLING, Action, NotAllowed, Status, transition
+from .workflow import ENDED, HANDLING, SOLVED, Action, NotAllowed, Status, transition
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 casework = roles_required(*CASEWORK_ROLES)
@@ -223,6 +223,8 @@ def _detail_context(problem: Problem, **extra) -> dict:
         "panels": panels.context(user, problem),
         "event_label": actions.event_label,
         "part_labels": actions.PART_STATUS_LABELS,
+        # Once the problem is signed off or has ended, the units' parts are done with it.
+        "parts_ended": problem.status in SOLVED or problem.status in ENDED,
         "unit_role_labels": actions.UNIT_ROLE_LABELS,
         "return_form": ReturnForm(formdata=None, data={"version": problem.version}),
         "error": None,
@@ -315,8 +317,12 @@ def return_(problem_id: int):
         if form.version.errors:
             abort(400)
         return _detail_page(problem, status=422 if is_htmx() else 200, return_form=form)
+    cooperating = actions.pending_cooperating_part(current_user, problem) is not None
     try:
-        ops.return_problem(problem, current_user, reason=form.reason.data, version=form.version.data)
+        if cooperating:
+            ops.return_part(problem, current_user, reason=form.reason.data, version=form.version.data)
+        else:
+            ops.return_problem(problem, current_user, reason=form.reason.data, version=form.version.data)
         db.session.commit()
     except (Conflict, StaleDataError) as exc:
         message = str(exc) if isinstance(exc, Conflict) else str(ops.STALE)
@@ -328,6 +334,8 @@ def return_(problem_id: int):
         form.reason.errors = [*form.reason.errors, str(exc)]
         problem = get_problem_or_404(problem_id, current_user, options=queries.detail_options())
         return _detail_page(problem, status=422 if is_htmx() else 200, return_form=form)
+    if cooperating:
+        return _done(problem_id, _("已退回配合任务，牵头单位和交办单位可以看到退回理由。"))
     return _done(problem_id, _("已退回交办单位重新研判。"))
 
 

@@ -14,8 +14,9 @@ from ..accounts.gates import roles_required
 from ..accounts.roles import CASEWORK_ROLES
 from ..core import clock
 from ..core.extensions import db
-from ..documents.pdf import pdf_response, render_pdf
+from ..documents.pdf import cn_date, pdf_response, render_pdf
 from .access import get_problem_or_404, shown_phone
+from .actions import PART_STATUS_LABELS
 from .models import SOURCE_LABELS, Assignment, AssignmentUnit, Channel, PartStatus, UnitRole
 
 bp = Blueprint("sheets", __name__)
@@ -33,15 +34,15 @@ def sheet_context(assignment: Assignment) -> dict:
     p = assignment.problem
     parts = []
     for part in assignment.units:
-        signed = part.status == PartStatus.accepted
+        signed = part.status in (PartStatus.accepted, PartStatus.done)  # a finished part was signed for
         parts.append({
             "is_lead": part.role == UnitRole.lead,
             "unit": part.unit.name,
             "role": _("牵头单位") if part.role == UnitRole.lead else _("配合单位"),
             "signer": part.signed_by.full_name if signed and part.signed_by else "",
-            "signed_at": clock.local(part.signed_at).strftime("%Y年%m月%d日 %H:%M") if signed and part.signed_at else "",
-            "status": {PartStatus.pending: _("待签收"), PartStatus.accepted: _("已签收"),
-                       PartStatus.returned: _("已退回"), PartStatus.withdrawn: _("已撤回")}[part.status],
+            "signed_at": f"{cn_date(part.signed_at)} {clock.local(part.signed_at).strftime('%H:%M')}"
+            if signed and part.signed_at else "",
+            "status": str(PART_STATUS_LABELS[part.status]),
         })
     lead = next((x for x in parts if x["is_lead"]), None)
     source = str(SOURCE_LABELS.get(p.source, p.source))

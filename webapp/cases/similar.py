@@ -1,9 +1,11 @@
-"""Similar open problems in the same village or town, so that a cadre does not register a duplicate.
+"""Similar open problems across the district, so that a cadre does not register a duplicate.
 
-The candidates are the newest ``CANDIDATES`` problems of the town that have not ended — a
-bounded query whatever the size of the database — read regardless of who registered them (the
-point is to find someone else's registration), but the result carries only the number, title,
-status, and village: never a resident's name or phone.
+The candidates are the newest ``CANDIDATES`` problems of the town that have not ended, and the
+newest ``CANDIDATES`` of the other towns (a resident near a boundary, or one who told two work
+groups) — bounded queries whatever the size of the database — read regardless of who registered
+them (the point is to find someone else's registration), but the result carries only the number,
+title, status, town and village: never a resident's name or phone. The same town's come first;
+only those may be joined at intake (the other towns' belong to another work group).
 
 Scoring (0–100, rapidfuzz): Chinese has no spaces, so texts are compared as character bigrams
 ("路灯损坏" → "路灯 灯损 损坏") after dropping punctuation and whitespace.
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from ..core.extensions import db
 from ..org.models import Unit
@@ -72,30 +75,40 @@ class Suggestion:
     village_name: str
     same_village: bool
     score: float
+    same_town: bool = True
+    town_name: str = ""
 
     @property
     def status_label(self):
         return self.status.label
 
 
-def similar_open_problems(village: Unit, title: str, description: str = "", *,
-                          limit: int = LIMIT, threshold: float = THRESHOLD) -> list[Suggestion]:
-    """Up to ``limit`` open problems of ``village``'s town that read like ``title``/``description``."""
-    if len(normalise(title) + normalise(description)) < MIN_QUERY_CHARS or village.parent_id is None:
-        return []
-    rows = db.session.execute(
+def _candidates(village: Unit, *, same_town: bool):
+    town = aliased(Unit)
+    where = Problem.town_id == village.parent_id if same_town else Problem.town_id != village.parent_id
+    return db.session.execute(
         select(Problem.id, Problem.number, Problem.title, Problem.description, Problem.status,
-               Problem.village_id, Unit.name)
-        .join(Unit, Unit.id == Problem.village_id)
-        .where(Problem.town_id == village.parent_id, Problem.status.notin_(ENDED))
+               Problem.village_id, Unit.name, town.name)
+        .join(Unit, Unit.id == Problem.village_id).join(town, town.id == Problem.town_id)
+        .where(where, Problem.status.notin_(ENDED))
         .order_by(Problem.registered_at.desc(), Problem.id.desc())
         .limit(CANDIDATES)
     ).all()
+
+
+def similar_open_problems(village: Unit, title: str, description: str = "", *,
+                          limit: int = LIMIT, threshold: float = THRESHOLD) -> list[Suggestion]:
+    """Up to ``limit`` open problems of the district that read like ``title``/``description``:
+    those of ``village``'s town first, then the other towns'."""
+    if len(normalise(title) + normalise(description)) < MIN_QUERY_CHARS or village.parent_id is None:
+        return []
     found = []
-    for pid, number, ptitle, pdesc, status, village_id, village_name in rows:
-        s = score(title, description, ptitle, pdesc)
-        if s >= threshold:
-            found.append(Suggestion(pid, number, ptitle, Status(status), village_name,
-                                    village_id == village.id, round(s, 1)))
-    found.sort(key=lambda x: (x.score, x.same_village, x.id), reverse=True)
+    for same_town in (True, False):
+        for pid, number, ptitle, pdesc, status, village_id, village_name, town_name in _candidates(
+                village, same_town=same_town):
+            s = score(title, description, ptitle, pdesc)
+            if s >= threshold:
+                found.append(Suggestion(pid, number, ptitle, Status(status), village_name,
+                                        village_id == village.id, round(s, 1), same_town, town_name))
+    found.sort(key=lambda x: (x.same_town, x.score, x.same_village, x.id), reverse=True)
     return found[:limit]

@@ -158,7 +158,8 @@ class TriageForm(TriageFields):
 class MergeForm(ActionForm):
     into = StringField(_l("合并到的问题编号"), filters=[_strip], validators=[
         Needed(_l("请填写要合并到的问题编号。")), Length(max=40)])
-    reason = TextAreaField(_l("合并原因"), filters=[_strip], validators=[
+    # Both forms sit on the triage page and post ``reason``: each box has an id of its own.
+    reason = TextAreaField(_l("合并原因"), id="merge-reason", filters=[_strip], validators=[
         Needed(_l("请填写合并原因。")), Length(max=REASON_MAX)])
 
     def validate_for(self) -> bool:
@@ -166,7 +167,7 @@ class MergeForm(ActionForm):
 
 
 class NotAcceptForm(ActionForm):
-    reason = TextAreaField(_l("不予受理的理由"), filters=[_strip], validators=[
+    reason = TextAreaField(_l("不予受理的理由"), id="not-accept-reason", filters=[_strip], validators=[
         Needed(_l("请填写不予受理的理由（仍需向群众回音）。")), Length(max=REASON_MAX)])
 
 

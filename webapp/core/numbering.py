@@ -19,6 +19,8 @@ NUMBER_FORMATS = {
     # 催办通知书 and 通报 of the activity office (贾汪区走访办).
     "reminder": "贾汪走访办催〔{year}〕{seq}号",
     "bulletin": "贾汪走访办通〔{year}〕{seq}号",
+    "taskbook": "贾走访任〔{year}〕{seq:04d}号",
+    "closure": "贾走访销〔{year}〕{seq:04d}号",
 }
 
 

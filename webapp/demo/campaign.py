@@ -432,7 +432,7 @@ class Life:
                       deadline=c.days[deadline_idx], sign_for_deadline=c.days[self.day + c.settings.sign_for_days],
                       assigned_at=when, accepted_at=None)
         self.deadline_idx = deadline_idx
-        self.event(action, assigner, Status.assigned, note=self.rows["assignments"][-1]["requirements"], public=True)
+        self.event(action, assigner, Status.assigned, note=self.rows["assignments"][-1]["requirements"])
 
     def end_assignment(self) -> None:
         self.rows["assignments"][-1].update(is_current=False, ended_at=self.now())
@@ -474,11 +474,12 @@ class Life:
         leader, office = responsible(lead_unit, s.tpl.category, c.leader(self.lead_name).full_name)
         book_id = c.next_id("task_books")
         self.book_row = {
-            "id": book_id, "problem_id": s.pid, "assignment_id": self.p["current_assignment_id"],
+            "id": book_id, "number": c.number("taskbook", self.date()), "problem_id": s.pid, "assignment_id": self.p["current_assignment_id"],
             "unit_id": lead_unit.id, "revision": 1, "status": "submitted", "handler_id": handler.id,
             "responsible_leader": leader, "responsible_department": office, "measures": self.work.measures,
             "deadline": self.p["deadline"], "revision_reason": None, "submitted_by_id": handler.id,
-            "submitted_at": self.now(), "decided_by_id": None, "decided_at": None, "decision_note": None}
+            "submitted_at": self.now(), "decided_by_id": None, "decided_at": None, "decision_note": None,
+            "closed_at": None}
         self.rows["books"].append(self.book_row)
         span = max(1, self.deadline_idx - self.day)
         self.steps = []
@@ -496,7 +497,7 @@ class Life:
         leader = self.c.leader(self.lead_name)
         self.book_row.update(status="approved", decided_by_id=leader.id, decided_at=self.now())
         self.p.update(deadline=self.book_row["deadline"], handler_id=self.book_row["handler_id"])
-        self.event("approve_plan", leader, Status.in_progress, public=True)
+        self.event("approve_plan", leader, Status.in_progress)
 
     def tick(self, row) -> None:
         handler = self.c.handler(self.lead_name)
@@ -573,14 +574,21 @@ class Life:
         if approve:
             self.deadline_idx = new_idx
             self.p["deadline"] = c.days[new_idx]
-        self.event("approve_extension" if approve else "reject_extension", decider, note=note, public=approve)
+        self.event("approve_extension" if approve else "reject_extension", decider, note=note)
+
+    def close_book(self) -> None:
+        """The task book in force ends with its problem (已办结)."""
+        if getattr(self, "book_row", None) is not None and self.book_row["status"] == "approved":
+            self.book_row["closed_at"] = self.now()
 
     def closure(self, kind: str, user: User, *, result: str) -> dict:
-        row = {"id": self.c.next_id("closures"), "problem_id": self.s.pid, "kind": kind, "status": "leader_review",
+        row = {"id": self.c.next_id("closures"), "number": self.c.number("closure", self.date()),
+               "problem_id": self.s.pid, "kind": kind, "status": "leader_review",
                "unit_id": self.p["lead_unit_id"], "result": result, "reason_kind": None, "no_evidence_reason": None,
                "open_parts_reason": None, "completed_on": self.date(), "requested_by_id": user.id,
                "requested_at": self.now(), "leader_id": None, "leader_at": None, "leader_note": None,
-               "verifier_id": None, "verifier_unit_id": None, "verified_at": None, "verifier_note": None}
+               "verifier_id": None, "verifier_unit_id": None, "verified_at": None, "verifier_note": None,
+               "open_steps": None}
         self.rows["closures"].append(row)
         self.closure_row = row
         if kind != "cannot_solve":
@@ -604,6 +612,11 @@ class Life:
         open_parts = [p for p in self.parts[1:] if p["status"] in ("pending", "accepted")]
         if open_parts:
             row["open_parts_reason"] = "配合单位已电话确认配合事项办结，书面反馈随后补报。"
+        open_steps = [st for st in getattr(self, "steps", []) if st["done_at"] is None]
+        if open_steps:
+            row["open_steps"] = [{"step": st["id"], "seq": st["seq"], "title": st["title"],
+                                  "reason": "该步骤已随整体整改一并完成，现场已核实，未在系统中单独标记。"}
+                                 for st in open_steps]
         self.event("request_signoff", handler, Status.signoff_review, note=result)
 
     def approve_signoff(self) -> None:
@@ -626,7 +639,8 @@ class Life:
         self.closure_row.update(status="verified", verifier_id=v.id, verifier_unit_id=v.unit_id,
                                 verified_at=self.now(), verifier_note=note)
         self.p["solved_at"] = self.now()
-        self.event("verify", v, Status.signed_off, note=note, public=True)
+        self.close_book()
+        self.event("verify", v, Status.signed_off, note=note)
         self.owe_reply()
 
     def owe_reply(self) -> None:
@@ -645,7 +659,8 @@ class Life:
         row.update(status="approved", verifier_id=office.id, verifier_unit_id=office.unit_id, verified_at=self.now(),
                    verifier_note="同意暂难解决，请做好解释工作。")
         self.p["end_reason"] = row["result"]
-        self.event("approve_cannot_solve", office, Status.cannot_solve, note=row["verifier_note"], public=True)
+        self.close_book()
+        self.event("approve_cannot_solve", office, Status.cannot_solve, note=row["verifier_note"])
         self.owe_reply()
         if self.rng.random() < 0.75:
             self.step(self.rng.randint(1, 2))
@@ -683,6 +698,8 @@ class Life:
         self.p.update(replied_at=now, reply_due=None)
         if reopen:
             self.p.update(reopen_count=self.p["reopen_count"] + 1, solved_at=None)
+            if getattr(self, "book_row", None) is not None:
+                self.book_row["closed_at"] = None  # the book in force runs again
             self.deadline_idx = self.day + case_deadlines.tier_workdays(self.p["tier"], s.tpl.workdays)
             self.p["deadline"] = c.days[self.deadline_idx]
             self.event("reply_reopen", user, Status.in_progress, note=content, public=True)

@@ -47,6 +47,13 @@ from ..org.models import UnitKind
 # ------------------------------------------------------------------ what units write
 
 
+def _open_step_reasons(p) -> dict[int, str]:
+    """Why the steps left unticked may be signed off: done together with the rest, checked on site."""
+    book = book_in_force(p)
+    return {s.id: "该步骤已随整体整改一并完成，现场已核实，未在系统中单独标记。"
+            for s in (book.steps if book else []) if s.done_at is None}
+
+
 @dataclass(frozen=True)
 class Work:
     """A kind of problem's handling texts: measures, the roadmap's steps, the result, the reply."""
@@ -744,7 +751,8 @@ class HandlingSteps:
             p, handler, result=self.work(s).result,
             completed_on=clock.local(when).date() if completed is None else self.day(completed),
             evidence_count=photos, no_evidence_reason=no_evidence,
-            open_parts_reason="配合单位已电话确认配合事项办结，书面反馈随后补报。" if still_open else None)
+            open_parts_reason="配合单位已电话确认配合事项办结，书面反馈随后补报。" if still_open else None,
+            step_reasons=_open_step_reasons(p))
         closure.requested_at = when
         self.attach_photos(s, handler, closure, photos, when)
 

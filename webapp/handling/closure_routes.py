@@ -27,7 +27,6 @@ from ..cases import operations as case_ops
 from ..cases import pages, panels, uploads
 from ..cases import triage_routes as triage
 from ..cases.access import get_problem_or_404, relations, shown_phone
-from ..cases.actions import object_url
 from ..cases.models import (
     Assignment,
     AssignmentUnit,
@@ -41,7 +40,7 @@ from ..cases.workflow import Action, Status, may, transition
 from ..core import clock
 from ..core.extensions import db
 from ..core.render import render
-from ..documents.pdf import pdf_response, render_pdf
+from ..documents.pdf import cn_date, pdf_response, render_pdf
 from . import operations as handling
 from .closure_forms import (
     CannotSolveDecisionForm,
@@ -50,8 +49,16 @@ from .closure_forms import (
     SignoffForm,
     VerifyForm,
 )
-from .models import Closure, ClosureKind, ClosureStatus, Reply, TaskBook, TaskStep
-from .queries import book_in_force, open_closure, open_parts
+from .closure_reads import (
+    attachment_url,
+    closure_files,
+    closures_of,
+    reworks,
+    step_reasons,
+    steps_ctx,
+)
+from .models import Closure, ClosureKind, ClosureStatus, Reply
+from .queries import open_closure, open_parts
 
 bp = Blueprint("closure", __name__)
 requesters = roles_required(Role.handler, Role.unit_leader, Role.desk)
@@ -91,45 +98,10 @@ DECIDE = (Action.approve_cannot_solve, Action.reject_cannot_solve)
 # ---------------------------------------------------------------- reads
 
 
-def closure_files(closure_ids) -> dict[int, list[Attachment]]:
-    """The evidence of each closure request, oldest first."""
-    ids = list(closure_ids)
-    if not ids:
-        return {}
-    out: dict[int, list[Attachment]] = {}
-    for a in db.session.scalars(select(Attachment).where(Attachment.closure_id.in_(ids))
-                                .options(joinedload(Attachment.uploaded_by)).order_by(Attachment.id)):
-        out.setdefault(a.closure_id, []).append(a)
-    return out
-
-
-def attachment_url(a: Attachment) -> str | None:
-    return object_url("intake.attachment", attachment_id=a.id, problem_id=a.problem_id, default=a.id)
-
-
 def report_url(closure: Closure) -> str | None:
     if closure.status not in PRINTABLE:
         return None
     return url_for("closure.report_pdf", problem_id=closure.problem_id, closure_id=closure.id)
-
-
-def closures_of(problem: Problem) -> list[Closure]:
-    """Every closure request of the problem, newest first."""
-    return db.session.scalars(
-        select(Closure).where(Closure.problem_id == problem.id).order_by(Closure.id.desc()).options(
-            joinedload(Closure.unit), joinedload(Closure.requested_by), joinedload(Closure.leader),
-            joinedload(Closure.verifier), joinedload(Closure.verifier_unit))
-    ).all()
-
-
-def steps_in_force(problem: Problem) -> tuple[TaskBook | None, list[TaskStep]]:
-    book = book_in_force(problem)
-    return book, (list(book.steps) if book is not None else [])
-
-
-def reworks(problem: Problem) -> int:
-    """How often the problem was sent back for rework (退回重办) so far."""
-    return sum(1 for c in closures_of(problem) if c.status == ClosureStatus.verification_rejected)
 
 
 # ---------------------------------------------------------------- the pages' common parts
@@ -225,9 +197,9 @@ def _refuse_early(problem: Problem, page_actions, rerender):
 def signoff_page(problem: Problem, *, form: SignoffForm | None = None, status: int = 200, **extra):
     if form is None:
         form = SignoffForm(formdata=None, data={"version": problem.version, "completed_on": clock.today()})
-    ctx = _base(problem, SIGNOFF, form=form, open_parts=open_parts(problem),
-                book=book_in_force(problem), max_evidence=MAX_EVIDENCE,
-                today=clock.today().isoformat(), **extra)
+    ctx = _base(problem, SIGNOFF, form=form, open_parts=open_parts(problem), max_evidence=MAX_EVIDENCE,
+                max_day=clock.today().isoformat(), **steps_ctx(problem),
+                step_reasons=step_reasons(request.form) if request.method == "POST" else {}, **extra)
     return render("handling/closure/signoff.html", status=status, **ctx)
 
 
@@ -259,7 +231,8 @@ def request_signoff(problem_id: int):
         closure = handling.request_signoff(
             problem, current_user, result=form.result.data or "", completed_on=form.completed_on.data,
             evidence_count=len(checked), no_evidence_reason=form.no_evidence_reason.data,
-            open_parts_reason=form.open_parts_reason.data, version=form.version.data)
+            open_parts_reason=form.open_parts_reason.data, step_reasons=step_reasons(request.form),
+            version=form.version.data)
         pages.store_files(problem, current_user, checked, kind=AttachmentKind.evidence, closure=closure,
                           written=written)
         return _("已提交销号申请（佐证材料 %(n)d 份），等待单位领导审核。", n=len(checked))
@@ -276,7 +249,7 @@ def leader_page(problem: Problem, *, form: LeaderReviewForm | None = None, statu
     closure = open_closure(problem, ClosureStatus.leader_review)
     ctx = _base(problem, LEADER, form=form, closure=closure,
                 files=closure_files([closure.id]).get(closure.id, []) if closure else [],
-                **extra)
+                **steps_ctx(problem), **extra)
     return render("handling/closure/leader_review.html", status=status, **ctx)
 
 
@@ -320,10 +293,9 @@ def verify_page(problem: Problem, *, form: VerifyForm | None = None, status: int
     if form is None:
         form = VerifyForm(formdata=None, data={"version": problem.version})
     closure = open_closure(problem, ClosureStatus.verifying)
-    book, steps = steps_in_force(problem)
     ctx = _base(problem, VERIFY, form=form, closure=closure,
                 files=closure_files([closure.id]).get(closure.id, []) if closure else [],
-                book=book, steps=steps, today=clock.today(), reworks=reworks(problem),
+                **steps_ctx(problem), reworks=reworks(problem),
                 on_spot=closure is not None and closure.kind == ClosureKind.on_spot,
                 **extra)
     return render("handling/closure/verify.html", status=status, **ctx)
@@ -494,7 +466,8 @@ panels.register("closure", "handling/closure/_panel.html", panel)
 
 
 def _when(value: datetime | None) -> str:
-    return clock.local(value).strftime("%Y年%m月%d日 %H:%M") if value else ""
+    """2026年3月2日 10:00: the documents' one way of writing a date, with the time."""
+    return f"{cn_date(value)} {clock.local(value).strftime('%H:%M')}" if value else ""
 
 
 def _assignment_of(problem: Problem, closure: Closure) -> Assignment | None:
@@ -538,7 +511,7 @@ def report_context(problem: Problem, closure: Closure) -> dict:
     return {
         "issuer": _("贾汪区“百千万”集中走访帮扶活动"),
         "doc_title": _("暂难解决审批表") if cannot else _("销号单"),
-        "doc_number": None,
+        "doc_number": closure.number,
         "cannot": cannot,
         "on_spot": closure.kind == ClosureKind.on_spot,
         "final": final,

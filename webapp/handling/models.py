@@ -8,6 +8,7 @@ import enum
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Date,
@@ -60,6 +61,9 @@ class TaskBook(db.Model):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decision_note: Mapped[str | None] = mapped_column(Text)
+    number: Mapped[str | None] = mapped_column(String(32), unique=True)  # 贾走访任〔2026〕0012号
+    # Set when its problem is signed off or declared 暂难解决: the book in force is then 已办结.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     problem: Mapped[Problem] = relationship()
     unit: Mapped[Unit] = relationship()
@@ -294,6 +298,10 @@ class Closure(db.Model):
     reason_kind: Mapped[CannotSolveReason | None] = mapped_column(enum_column(CannotSolveReason, 16))
     no_evidence_reason: Mapped[str | None] = mapped_column(Text)
     open_parts_reason: Mapped[str | None] = mapped_column(Text)  # why cooperating parts are still open
+    # Steps of the task book still open at the request, each with why it may be signed off anyway:
+    # [{"step": id, "seq": n, "title": ..., "reason": ...}].
+    open_steps: Mapped[list | None] = mapped_column(JSON)
+    number: Mapped[str | None] = mapped_column(String(32), unique=True)  # the 销号单's 贾走访销〔2026〕0012号
     completed_on: Mapped[date | None] = mapped_column(Date)
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)

@@ -45,6 +45,7 @@ from ..core import clock
 from ..core.deadlines import latest_extension_request
 from ..core.errors import Conflict, FieldsInvalid, Invalid
 from ..core.extensions import db
+from ..core.numbering import next_number
 from ..notifications.emit import ACT, LEAD, notify_problem
 from .models import (
     BookStatus,
@@ -157,6 +158,7 @@ def submit_plan(problem: Problem, user, *, handler: User | None, responsible_lea
     revision = (db.session.scalar(select(func.max(TaskBook.revision)).where(
         TaskBook.problem_id == problem.id)) or 0) + 1
     book = TaskBook(
+        number=next_number("taskbook")[2],
         problem=problem, assignment_id=problem.current_assignment_id, unit_id=problem.lead_unit_id,
         revision=revision, status=BookStatus.submitted, handler_id=handler.id,
         responsible_leader=responsible_leader.strip(), responsible_department=responsible_department.strip(),
@@ -210,7 +212,7 @@ def approve_plan(problem: Problem, user, *, note: str | None = None, version=Non
     problem.status = t.target
     problem.deadline = book.deadline
     problem.handler_id = book.handler_id
-    append_event(problem, user, "approve_plan", before, note=book.decision_note, public=True,
+    append_event(problem, user, "approve_plan", before, note=book.decision_note,
            detail={"task_book": book.id, "revision": book.revision, "deadline": book.deadline.isoformat()})
     notify_problem(problem, "plan_decided", [problem.lead_unit_id], ACT,
                    f"任务书已批准，办理时限 {book.deadline.isoformat()}。", dedupe=f"plan_decided:{book.id}")
@@ -344,7 +346,7 @@ def decide_extension(problem: Problem, user, *, approve: bool, note: str | None 
         problem.deadline = ext.new_deadline
     touch(problem)
     append_event(problem, user, "approve_extension" if approve else "reject_extension", problem.status,
-           note=ext.decision_note, public=approve,
+           note=ext.decision_note,
            detail={"extension": ext.id, "old": ext.old_deadline.isoformat(), "new": ext.new_deadline.isoformat()})
     notify_problem(problem, "extension_decided", [problem.lead_unit_id], ACT,
                    (f"延期已批准，新时限 {ext.new_deadline.isoformat()}。" if approve
@@ -357,9 +359,10 @@ def decide_extension(problem: Problem, user, *, approve: bool, note: str | None 
 
 def request_signoff(problem: Problem, user, *, result: str, completed_on: date | None, evidence_count: int,
                     no_evidence_reason: str | None = None, open_parts_reason: str | None = None,
-                    version=None) -> Closure:
+                    step_reasons: dict[int, str] | None = None, version=None) -> Closure:
     """申请销号: result, evidence (at least one file, or why none can exist), date; the caller
-    attaches the files to the returned closure. Open cooperating parts need a reason."""
+    attaches the files to the returned closure. Open cooperating parts need a reason, and so does
+    each step of the task book in force that is not done (``step_reasons``: step id → why)."""
     before = problem.status
     t = _check(problem, Action.request_signoff, user, version)
     errors = {}
@@ -375,10 +378,12 @@ def request_signoff(problem: Problem, user, *, result: str, completed_on: date |
     if still_open and not (open_parts_reason or "").strip():
         errors["open_parts_reason"] = _l("配合单位（%(units)s）尚未反馈完成，请说明原因。",
                                          units="、".join(p.unit.name for p in still_open))
+    open_steps = _open_steps(problem, step_reasons or {}, errors)
     if errors:
         raise FieldsInvalid(errors)
     closure = Closure(
-        problem=problem, kind=ClosureKind.signoff, status=ClosureStatus.leader_review, unit_id=problem.lead_unit_id,
+        number=next_number("closure")[2],
+        problem=problem, kind=ClosureKind.signoff, open_steps=open_steps or None, status=ClosureStatus.leader_review, unit_id=problem.lead_unit_id,
         result=result.strip(), completed_on=completed_on,
         no_evidence_reason=(no_evidence_reason or "").strip() or None if evidence_count <= 0 else None,
         open_parts_reason=(open_parts_reason or "").strip() or None if still_open else None,
@@ -392,6 +397,25 @@ def request_signoff(problem: Problem, user, *, result: str, completed_on: date |
     notify_problem(problem, "signoff_review", [problem.lead_unit_id], LEAD, "销号申请等待责任领导审核。",
                    dedupe=f"signoff_review:{closure.id}")
     return closure
+
+
+def _open_steps(problem: Problem, reasons: dict[int, str], errors: dict) -> list[dict]:
+    """The steps of the book in force not done, each with its reason; a missing reason is an error."""
+    book = book_in_force(problem)
+    steps = [s for s in (book.steps if book else []) if s.done_at is None]
+    missing = [s for s in steps if not (reasons.get(s.id) or "").strip()]
+    if missing:
+        errors["open_steps"] = _l("任务书第 %(seqs)s 步尚未完成：请先完成这些步骤，或逐步说明未完成的原因。",
+                                  seqs="、".join(str(s.seq) for s in missing))
+    return [{"step": s.id, "seq": s.seq, "title": s.title, "reason": (reasons.get(s.id) or "").strip()}
+            for s in steps]
+
+
+def close_book(problem: Problem, now: datetime | None) -> None:
+    """The task book in force ends with its problem (已办结), or runs again when it is reopened."""
+    book = book_in_force(problem)
+    if book is not None:
+        book.closed_at = now
 
 
 def approve_signoff(problem: Problem, user, *, note: str | None = None, version=None) -> Closure:
@@ -425,8 +449,8 @@ def reject_signoff(problem: Problem, user, *, reason: str, version=None) -> Clos
 
 def on_spot_closure(problem: Problem, user, *, result: str) -> Closure:
     """好事即办 at triage: the solution waits for verification like a sign-off (called by operations)."""
-    closure = Closure(problem=problem, kind=ClosureKind.on_spot, status=ClosureStatus.verifying,
-                      unit_id=user.unit_id, result=result.strip(), completed_on=clock.today(),
+    closure = Closure(number=next_number("closure")[2], problem=problem, kind=ClosureKind.on_spot,
+                      status=ClosureStatus.verifying, unit_id=user.unit_id, result=result.strip(), completed_on=clock.today(),
                       requested_by_id=user.id, requested_at=clock.now(), leader_id=user.id, leader_at=clock.now())
     db.session.add(closure)
     db.session.flush()
@@ -460,8 +484,10 @@ def verify(problem: Problem, user, *, note: str | None = None, version=None) -> 
     closure.verifier_note = (note or "").strip() or None
     problem.status = t.target
     problem.solved_at = now
+    close_book(problem, now)
     case_deadlines.owe_reply(problem, now)
-    append_event(problem, user, "verify", before, note=closure.verifier_note, public=True, detail={"closure": closure.id})
+    # The verifier's opinion is internal: the resident hears the result through the reply (回音).
+    append_event(problem, user, "verify", before, note=closure.verifier_note, detail={"closure": closure.id})
     notify_problem(problem, "verified", [problem.lead_unit_id], ACT, "核验通过，已销号。",
                    dedupe=f"verified:{closure.id}")
     notify_problem(problem, "reply_due", [], ACT, f"请在 {problem.reply_due.isoformat()} 前向群众回音。",
@@ -498,8 +524,8 @@ def request_cannot_solve(problem: Problem, user, *, reason_kind: CannotSolveReas
     t = _check(problem, Action.request_cannot_solve, user, version, explanation)
     if reason_kind is None:
         raise FieldsInvalid({"reason_kind": _l("请选择原因类别。")})
-    closure = Closure(problem=problem, kind=ClosureKind.cannot_solve, status=ClosureStatus.office_review,
-                      unit_id=problem.lead_unit_id, result=explanation.strip(), reason_kind=reason_kind,
+    closure = Closure(number=next_number("closure")[2], problem=problem, kind=ClosureKind.cannot_solve,
+                      status=ClosureStatus.office_review, unit_id=problem.lead_unit_id, result=explanation.strip(), reason_kind=reason_kind,
                       requested_by_id=user.id, requested_at=clock.now())
     db.session.add(closure)
     db.session.flush()
@@ -526,9 +552,10 @@ def decide_cannot_solve(problem: Problem, user, *, approve: bool, note: str | No
     problem.status = t.target
     if approve:
         problem.end_reason = closure.result
+        close_book(problem, now)
         case_deadlines.owe_reply(problem, now)
     append_event(problem, user, action.value, before, note=closure.verifier_note or (closure.result if approve else None),
-           public=approve, detail={"closure": closure.id})
+           detail={"closure": closure.id})
     return closure
 
 
@@ -582,6 +609,7 @@ def reply(problem: Problem, user, *, method: ReplyMethod, replied_at: datetime |
     if reopen:
         problem.reopen_count += 1
         problem.solved_at = None
+        close_book(problem, None)  # the book in force runs again
         if problem.status == Status.in_progress and problem.tier:
             problem.deadline = case_deadlines.handling_deadline(now, problem.tier)
     elif problem.status == Status.closed:

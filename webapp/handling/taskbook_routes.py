@@ -43,6 +43,14 @@ BOOK_STATUS_LABELS = {
     BookStatus.rejected: _l("已退回"),
     BookStatus.superseded: _l("已被修订取代"),
 }
+BOOK_CLOSED = _l("已办结")
+
+
+def book_status_label(book: TaskBook) -> str:
+    """执行中 while its problem is handled; 已办结 once the problem is signed off or 暂难解决."""
+    if book.status == BookStatus.approved and book.closed_at is not None:
+        return str(BOOK_CLOSED)
+    return str(BOOK_STATUS_LABELS[book.status])
 
 
 # ---------------------------------------------------------------- reads
@@ -440,6 +448,7 @@ def book_context(problem: Problem, book: TaskBook) -> dict:
     return {
         "issuer": "贾汪区“百千万”集中走访帮扶活动",
         "doc_title": "任务书",
+        "doc_number": book.number,
         "problem_number": problem.number,
         "title": problem.title,
         "description": problem.description,
@@ -468,7 +477,8 @@ def book_context(problem: Problem, book: TaskBook) -> dict:
         "decided_at": book.decided_at,
         "decision_note": book.decision_note,
         "status": book.status.value,
-        "status_label": str(BOOK_STATUS_LABELS[book.status]),
+        "status_label": book_status_label(book),
+        "closed": book.closed_at is not None,
     }
 
 
@@ -514,9 +524,10 @@ def panel(user, problem: Problem) -> dict | None:
         "under_review": under_review,
         "rejected": latest if latest.status == BookStatus.rejected else None,
         "status_labels": BOOK_STATUS_LABELS,
+        "in_force_label": book_status_label(in_force) if in_force is not None else "",
         "pdf_url": url_for("taskbook.pdf", problem_id=problem.id, book_id=shown.id),
         "pdf_label": _("打印任务书") if shown is in_force else _("打印任务书（第 %(n)d 版，%(s)s）", n=shown.revision,
-                                                                   s=BOOK_STATUS_LABELS[shown.status]),
+                                                                   s=book_status_label(shown)),
         "history_url": url_for("taskbook.history", problem_id=problem.id) if len(books) > 1 else None,
         "review_url": url_for("taskbook.review", problem_id=problem.id)
         if under_review is not None and may(problem.status, Action.approve_plan, user.role, rels) else None,

@@ -2,8 +2,8 @@
 
 The resident types the receipt number (回执号) and the last four digits of the phone they gave.
 The answer shows only what is meant for them: the status in plain words, the dates of
-registration and of the end, and what they were told in the replies (``Reply.content``) — no
-names, no units, no internal notes, no phone. A wrong number and a wrong phone get the same
+registration and of the end, the progress the unit marked 可以告知群众, and what they were told in
+the replies (``Reply.content``) — no names, no units, no internal notes, no phone. A wrong number and a wrong phone get the same
 answer. Attempts are limited per client address, counted in the database
 (``LookupAttempt``) so that every process sees them: ``RECEIPT_LOOKUP_LIMIT`` lookups per
 ``RECEIPT_LOOKUP_WINDOW_SECONDS``, then HTTP 429.
@@ -25,7 +25,7 @@ from ..core.extensions import db
 from ..core.gates import public
 from ..core.render import render
 from ..handling.models import Reply
-from .forms import ReceiptForm
+from .forms import RECEIPT_LENGTH, ReceiptForm, normalise_receipt
 from .models import LookupAttempt
 
 bp = Blueprint("receipt", __name__)
@@ -69,6 +69,7 @@ class ReceiptView:
     registered_on: date
     ended_on: date | None
     replies: list[tuple[date, str]]
+    progress: list[tuple[date, str]]  # what the unit marked 可以告知群众, oldest first
 
 
 def _limit() -> int:
@@ -131,10 +132,17 @@ def view_of(problem: Problem) -> ReceiptView:
     replies = db.session.execute(
         select(Reply.replied_at, Reply.content).where(Reply.problem_id == problem.id)
         .order_by(Reply.replied_at, Reply.id)).all()
+    # Only progress written for the resident: status changes, approvals and notes stay inside.
+    progress = db.session.execute(
+        select(ProblemEvent.created_at, ProblemEvent.note).where(
+            ProblemEvent.problem_id == problem.id, ProblemEvent.action == "progress",
+            ProblemEvent.is_public.is_(True), ProblemEvent.note.is_not(None))
+        .order_by(ProblemEvent.created_at, ProblemEvent.id)).all()
     return ReceiptView(
         status=str(short), explanation=str(explanation),
         registered_on=clock.local(problem.registered_at).date(), ended_on=_ended_on(problem),
         replies=[(clock.local(at).date(), content) for at, content in replies],
+        progress=[(clock.local(at).date(), note) for at, note in progress],
     )
 
 
@@ -148,6 +156,8 @@ def lookup():
     """回执查询: status, dates and the replies of one problem, for its resident (no login)."""
     form = ReceiptForm()
     if request.method == "GET":
+        # The QR code on the printed receipt carries the receipt number (``?no=``): filled in.
+        form.receipt_no.data = normalise_receipt(request.args.get("no", ""))[:RECEIPT_LENGTH] or None
         return _page(form)
     client = _client()
     if attempts_in_window(client) >= _limit():

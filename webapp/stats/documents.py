@@ -4,6 +4,7 @@ two always carry the same table. Everything comes from the report's frozen figur
 """
 
 import io
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from flask import Response
@@ -19,6 +20,27 @@ from .reports import HalfMonthReport
 
 def fmt_pct(value) -> str:
     return "—" if value is None else f"{value:.1f}%"
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A rate in per cent (63.2): printed as 63.2%, written to Excel as the number 0.632 with a
+    percent format, so that a clerk can sort and sum the column."""
+
+    value: float | None
+
+    def __str__(self) -> str:
+        return fmt_pct(self.value)
+
+
+@dataclass(frozen=True)
+class Points:
+    """A change of a rate in percentage points (+1.2): a signed number in Excel too."""
+
+    value: float | None
+
+    def __str__(self) -> str:
+        return fmt_points(self.value)
 
 
 def fmt_points(value) -> str:
@@ -52,12 +74,12 @@ def _rank_section(heading: str, rows: list[dict], with_change: bool) -> dict:
     out = []
     for r in rows:
         cells = [r["rank"] if r.get("rank") is not None else "—", r["name"], r["total"], r["solved"],
-                 r["in_progress"], r["overdue"], r["cannot_solve"], fmt_pct(r["solve_rate"])]
+                 r["in_progress"], r["overdue"], r["cannot_solve"], Rate(r["solve_rate"])]
         if with_change:
             change = r.get("change") or {}
-            cells += [fmt_points(change.get("solve_rate")), fmt_rank_change(change.get("rank"))]
-        cells += [fmt_pct(r["on_time_rate"]), fmt_pct(r["sign_rate"]), fmt_pct(r["reply_rate"]),
-                  fmt_pct(r["satisfaction"]), fmt_pct(r["reopen_rate"])]
+            cells += [Points(change.get("solve_rate")), fmt_rank_change(change.get("rank"))]
+        cells += [Rate(r["on_time_rate"]), Rate(r["sign_rate"]), Rate(r["reply_rate"]),
+                  Rate(r["satisfaction"]), Rate(r["reopen_rate"])]
         out.append(cells)
     return {"heading": heading, "headers": headers, "rows": out, "bar_column": 7,
             "bars": [r["solve_rate"] for r in rows], "name_column": 1}
@@ -67,8 +89,8 @@ def _group_section(heading: str, first: str, rows: list[dict]) -> dict:
     headers = [first, _("问题总数"), _("已化解"), _("办理中"), _("超期"), _("暂难解决"), _("化解率"),
                _("按期办结率"), _("回音率"), _("满意率")]
     out = [[r["name"], r["total"], r["solved"], r["in_progress"], r["overdue"], r["cannot_solve"],
-            fmt_pct(r["solve_rate"]), fmt_pct(r["on_time_rate"]), fmt_pct(r["reply_rate"]),
-            fmt_pct(r["satisfaction"])] for r in rows]
+            Rate(r["solve_rate"]), Rate(r["on_time_rate"]), Rate(r["reply_rate"]),
+            Rate(r["satisfaction"])] for r in rows]
     return {"heading": heading, "headers": headers, "rows": out, "bar_column": 6,
             "bars": [r["solve_rate"] for r in rows], "name_column": 0}
 
@@ -105,8 +127,8 @@ def layout(report: HalfMonthReport) -> dict:
                     _("不予受理/合并"), _("化解率"), _("按期办结率"), _("及时签收率"), _("回音率"), _("满意率"),
                     _("重办率")],
         "rows": [[d["total"], d["solved"], d["in_progress"], d["awaiting"], d["overdue"], d["cannot_solve"],
-                  d["other_ended"], fmt_pct(d["solve_rate"]), fmt_pct(d["on_time_rate"]), fmt_pct(d["sign_rate"]),
-                  fmt_pct(d["reply_rate"]), fmt_pct(d["satisfaction"]), fmt_pct(d["reopen_rate"])]],
+                  d["other_ended"], Rate(d["solve_rate"]), Rate(d["on_time_rate"]), Rate(d["sign_rate"]),
+                  Rate(d["reply_rate"]), Rate(d["satisfaction"]), Rate(d["reopen_rate"])]],
         "bar_column": None, "bars": [], "name_column": None,
     }
     district["text"] = _summary(f, period.end)
@@ -117,7 +139,9 @@ def layout(report: HalfMonthReport) -> dict:
         district,
         _rank_section(_("二、镇（街道、功能区）化解情况排名"), f["territories"], with_change),
         _rank_section(_("三、区级部门化解情况排名"), f["departments"], with_change),
-        {"heading": _("四、有超期问题的单位"), "text": overdue_text, "headers": [], "rows": []},
+        {"heading": _("四、有超期问题的单位"), "text": overdue_text, "headers": [], "rows": [],
+         # The workbook gives the list its own table: unit, overdue problems.
+         "table": ([_("单位"), _("超期问题数")], [[u["name"], u["overdue"]] for u in overdue])},
         _group_section(_("五、问题分类统计"), _("类别"), f["categories"]),
         _group_section(_("六、问题来源统计"), _("来源"), f["sources"]),
     ]
@@ -168,65 +192,70 @@ THIN = Side(style="thin", color="000000")
 BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 
 
-def workbook(report: HalfMonthReport) -> bytes:
-    """One sheet, top to bottom as the printed table: title, number, period, the sections
-    (heading, text, header row, rows), notes."""
-    doc = layout(report)
-    wb = Workbook()
-    ws = wb.active
-    ws.title = doc["doc_title"][:31]
-    width = max(len(s["headers"]) for s in doc["sections"])
-    row = 1
+PERCENT = "0.0%"
+POINTS = "+0.0;-0.0;0.0"
 
-    def line(text, *, bold=False, size=11, center=False, wrap=False, height=None):
-        nonlocal row
-        ws.cell(row=row, column=1, value=text)
-        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
-        cell = ws.cell(row=row, column=1)
-        cell.font = Font(bold=bold, size=size)
-        cell.alignment = Alignment(horizontal="center" if center else "left", vertical="center", wrap_text=wrap)
-        if height:
-            ws.row_dimensions[row].height = height
-        row += 1
 
-    def section_rows(section):
-        nonlocal row
-        line(section["heading"], bold=True)
-        if section.get("text"):
-            line(section["text"], wrap=True, height=90 if len(section["text"]) > 120 else 45)
-        if not section["headers"]:
-            row += 1
-            return
-        for col, header in enumerate(section["headers"], start=1):
-            cell = ws.cell(row=row, column=col, value=header)
-            cell.font = Font(bold=True)
-            cell.fill = HEADER_FILL
+def _cell_value(value):
+    """A cell as Excel should hold it: rates as fractions with a percent format, points signed."""
+    if isinstance(value, Rate):
+        return (None if value.value is None else round(value.value / 100, 6)), PERCENT
+    if isinstance(value, Points):
+        return value.value, POINTS
+    return value, None
+
+
+def _table_sheet(wb: Workbook, title: str, headers: list, rows: list, name_column) -> None:
+    """One table on its own sheet: the header row (bold, frozen), then one row per line."""
+    ws = wb.create_sheet(title=title[:31])
+    for col, header in enumerate(headers, start=1):
+        cell = ws.cell(row=1, column=col, value=header)
+        cell.font = Font(bold=True)
+        cell.fill = HEADER_FILL
+        cell.border = BOX
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    for r, values in enumerate(rows, start=2):
+        for col, raw in enumerate(values, start=1):
+            value, number_format = _cell_value(raw)
+            cell = ws.cell(row=r, column=col, value=value)
             cell.border = BOX
-            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        row += 1
-        for values in section["rows"]:
-            for col, value in enumerate(values, start=1):
-                cell = ws.cell(row=row, column=col, value=value)
-                cell.border = BOX
-                cell.alignment = Alignment(horizontal="left" if col - 1 == section["name_column"] else "center")
-            row += 1
-        row += 1
-
-    line(doc["issuer"], bold=True, size=14, center=True)
-    line(doc["doc_title"], bold=True, size=16, center=True)
-    line(doc["doc_number"], center=True)
-    line(doc["subtitle"], center=True)
-    row += 1
-    for section in doc["sections"]:
-        section_rows(section)
-    for note in doc["notes"]:
-        line(note, wrap=True, height=60)
-    line(doc["issued"])
-    for col in range(1, width + 1):
-        ws.column_dimensions[get_column_letter(col)].width = 16 if col <= 2 else 11
+            if number_format:
+                cell.number_format = number_format
+            cell.alignment = Alignment(horizontal="left" if col - 1 == name_column else "center")
+    for col in range(1, len(headers) + 1):
+        ws.column_dimensions[get_column_letter(col)].width = 18 if col - 1 == name_column else 12
+    ws.freeze_panes = "A2"
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
+
+
+def workbook(report: HalfMonthReport) -> bytes:
+    """The same document as the PDF, one table per sheet (a clerk sorts and filters each one):
+    a cover sheet (title, number, period, summary, notes), then a sheet per table, its header in
+    the first row; rates are numbers with a percent format."""
+    doc = layout(report)
+    wb = Workbook()
+    cover = wb.active
+    cover.title = _("说明")
+    lines = [(doc["issuer"], True), (doc["doc_title"], True), (doc["doc_number"], False),
+             (doc["subtitle"], False), (None, False)]
+    for section in doc["sections"]:
+        if section.get("text"):
+            lines.append((f"{section['heading']}：{section['text']}", False))
+    lines += [(note, False) for note in doc["notes"]] + [(doc["issued"], False)]
+    for r, (text, bold) in enumerate(lines, start=1):
+        cell = cover.cell(row=r, column=1, value=text)
+        cell.font = Font(bold=bold, size=14 if bold else 11)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    cover.column_dimensions["A"].width = 110
+    for section in doc["sections"]:
+        title = section["heading"].split("、", 1)[-1]
+        if section["headers"]:
+            _table_sheet(wb, title, section["headers"], section["rows"], section["name_column"])
+        elif section.get("table"):
+            headers, rows = section["table"]
+            _table_sheet(wb, title, headers, rows, 0)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

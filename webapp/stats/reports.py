@@ -20,11 +20,13 @@ from sqlalchemy import (
     Integer,
     Text,
     UniqueConstraint,
+    func,
     select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
+from ..cases.models import Problem
 from ..core import audit, clock
 from ..core.errors import Conflict, Invalid
 from ..core.extensions import db
@@ -168,10 +170,21 @@ class ReportInvalid(Invalid):
         self.errors = errors
 
 
+def campaign_start() -> date | None:
+    """The first day of the half month in which the campaign's first problem was registered."""
+    first = db.session.scalar(select(func.min(Problem.registered_at)))
+    return Period.of(clock.local(first).date()).start if first is not None else None
+
+
 def issue(user, period: Period, *, today: date | None = None) -> HalfMonthReport:
-    """出具: the first version of a period's report (the period must have ended)."""
+    """出具: the first version of a period's report (the period must have ended, and must not
+    lie before the campaign's start)."""
     if not period.ended(today):
         raise ReportInvalid({"period": _l("该半月尚未结束，不能出具统计表。")})
+    start = campaign_start()
+    if start is not None and period.end < start:
+        raise ReportInvalid({"period": _l("活动从%(day)s所在的半月开始，此前的半月不能出具统计表。",
+                                          day=start.isoformat())})
     if current_report(period) is not None:
         raise Conflict(_l("该期统计表已经出具。如需更正，请在报告页面重新出具。"))
     report = HalfMonthReport(period_start=period.start, period_end=period.end, version=1, is_current=True,

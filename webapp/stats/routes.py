@@ -142,8 +142,10 @@ def dashboard():
 
 
 def _issuable(issued: set) -> list[Period]:
-    """Ended periods, newest first, not issued yet."""
-    return [p for p in reversed(recent(ISSUABLE_PERIODS, include_current=False)) if p.start not in issued]
+    """Ended periods since the campaign's start, newest first, not issued yet."""
+    start = rep.campaign_start()
+    return [p for p in reversed(recent(ISSUABLE_PERIODS, include_current=False))
+            if p.start not in issued and (start is None or p.end >= start)]
 
 
 def _reports_page(form: IssueForm | None = None, *, status: int = 200):

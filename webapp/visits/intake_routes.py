@@ -37,6 +37,7 @@ from ..core import clock
 from ..core.errors import Conflict, Invalid
 from ..core.extensions import db
 from ..core.render import is_htmx, render
+from ..documents.qr import qr_svg
 from ..org.models import TERRITORIAL, Unit, UnitKind
 from . import operations as ops
 from .access import household_scope, visit_scope
@@ -462,7 +463,12 @@ def attach(problem_id: int):
 def receipt(visit_id: int):
     """Printable receipt: each problem's number and the resident's receipt number."""
     visit = get_visit_or_404(visit_id, current_user)
-    return render("visits/receipt.html", visit=visit, problems=visible_problems_of(visit, current_user))
+    problems = visible_problems_of(visit, current_user)
+    # The public lookup's address, and per problem a QR code that opens it with the receipt number.
+    links = {p.id: url_for("receipt.lookup", no=p.receipt_no, _external=True) for p in problems}
+    return render("visits/receipt.html", visit=visit, problems=problems,
+                  lookup_address=url_for("receipt.lookup", _external=True), links=links,
+                  qr={pid: qr_svg(link, title=_("回执查询")) for pid, link in links.items()})
 
 
 @bp.get("/cases/visits")
