@@ -135,3 +135,20 @@ def test_only_cadres_get_a_register_and_the_page_says_where_it_is(login_as):
 def test_intake_form_is_marked_for_offline_recording(login_as):
     html = login_as("cadre").get("/cases/visits/new").get_data(as_text=True)
     assert 'data-offline-form="save visit_only"' in html
+
+
+def test_the_phone_keeps_the_cadres_own_households(app, login_as):
+    from tests.visits import factories as vf
+
+    mine = vf.household("OFF-1", head="离线户主", address="三组12号")
+    vf.household("OFF-2", head="同组他人户主", cadre=cadre_of("cadre-same", f.user("cadre").unit.name))
+    db.session.commit()
+    data = login_as("cadre").get("/offline/register.json").get_json()
+    heads = {h["head"] for h in data["households"]}
+    assert "离线户主" in heads and "同组他人户主" not in heads  # only those in the cadre's own charge
+    (row,) = [h for h in data["households"] if h["id"] == mine.id]
+    assert row["number"] == "OFF-1" and row["village"] == "权台村" and row["address"] == "三组12号"
+    assert "phone" not in row
+    # The intake page the phone keeps offers the same households as the cadre types a name.
+    page = login_as("cadre").get("/cases/visits/new").get_data(as_text=True)
+    assert 'list="my-households"' in page and 'value="离线户主"' in page and "同组他人户主" not in page

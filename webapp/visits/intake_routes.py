@@ -193,6 +193,7 @@ class _Intake:
             total_mb=(current_app.config.get("MAX_CONTENT_LENGTH") or 0) / 1024 / 1024,
             max_files=uploads.MAX_FILES_PER_PROBLEM, max_blocks=MAX_BLOCKS,
             next_index=len(form.problems.entries), status=status,
+            my_households=own_households(current_user),
         )
 
     # -- validation of a save
@@ -324,6 +325,15 @@ def _save(it: _Intake, blocks: list[tuple]):
     n = len(blocks)
     flash(_("走访记录已保存，登记问题 %(n)d 个。", n=n) if n else _("走访记录已保存（未登记问题）。"), "success")
     return redirect(url_for("visits.receipt", visit_id=visit.id))
+
+
+def own_households(user) -> list[Household]:
+    """The cadre's own open households (包户), offered as they type the household's name; the page
+    is kept on the phone for offline recording, so the list travels with it (no phone numbers)."""
+    return list(db.session.scalars(
+        select(Household).options(joinedload(Household.village))
+        .where(Household.cadre_id == user.id, Household.is_closed.is_(False))
+        .order_by(Household.village_id, Household.number).limit(2000)))
 
 
 @bp.route("/cases/visits/new", methods=["GET", "POST"])
