@@ -37,7 +37,8 @@ def expected_for(server, username):
         user = db.session.scalar(select(User).where(User.username == username))
         items = items_for(user)
         # items_for must agree with the gates entry by entry: the menu never offers a refusal.
-        assert items == [i for i in NAV if i.endpoint in app.view_functions and role_may(user.role, i.endpoint)]
+        assert items == [i for i in NAV if i.endpoint in app.view_functions and role_may(user.role, i.endpoint)
+                         and (i.when is None or i.when(user))]
         return {
             "role": user.role,
             "role_label": str(user.role_label),

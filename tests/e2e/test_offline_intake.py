@@ -18,8 +18,9 @@ from tests.e2e.test_intake_assignment import (
     read_db,
     tiny_png,
 )
-from webapp.cases.models import AttachmentKind, Problem, Visit
+from webapp.cases.models import AttachmentKind, Problem
 from webapp.core.extensions import db
+from webapp.visits.models import Visit
 
 pytestmark = pytest.mark.e2e
 

@@ -25,7 +25,7 @@ def test_build_workbook_writes_formula_like_text_as_text(payload):
 def test_problem_export_keeps_a_resident_formula_inert(app, login_as):
     f.register(title='=HYPERLINK("http://evil.example","详情")', resident_name="@SUM(1+1)")
     office = login_as("office")
-    resp = office.client.get("/cases/export.xlsx")
+    resp = office.client.get("/cases/export.xlsx?tab=all")
     assert resp.status_code == 200
     ws = load_workbook(io.BytesIO(resp.data)).worksheets[0]
     cells = [c for row in ws.iter_rows(min_row=2) for c in row

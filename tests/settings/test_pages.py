@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from tests.cases import factories as f
 from tests.cases.pages import MON
-from tests.cases.test_intake import block, new_form, visit_fields
 from tests.cases.triage_pages import flashes, form_values, fresh, triage_fields
+from tests.visits.test_intake import block, new_form, visit_fields
 from webapp.cases import deadlines as case_deadlines
 from webapp.cases.models import Category, Problem
 from webapp.cases.workflow import Tier

@@ -4,6 +4,7 @@ An entry shows only when the endpoint exists and the user's role passes its gate
 can never offer what the route would refuse.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app
@@ -16,6 +17,9 @@ from .gates import role_may
 class NavItem:
     endpoint: str
     label: object
+    # A further condition on the user where the role alone does not decide (e.g. the registers:
+    # a town's handlers have them, a district department's handlers, of the same role, do not).
+    when: Callable | None = None
 
 
 # Areas append their entries here, in menu order.
@@ -24,10 +28,10 @@ NAV: list[NavItem] = [
 ]
 
 
-def register(endpoint: str, label) -> None:
+def register(endpoint: str, label, when: Callable | None = None) -> None:
     """Add a menu entry (called once by each area's blueprint module)."""
     if all(item.endpoint != endpoint for item in NAV):
-        NAV.append(NavItem(endpoint, label))
+        NAV.append(NavItem(endpoint, label, when))
 
 
 def items_for(user) -> list[NavItem]:
@@ -37,4 +41,5 @@ def items_for(user) -> list[NavItem]:
         item
         for item in NAV
         if item.endpoint in current_app.view_functions and role_may(user.role, item.endpoint)
+        and (item.when is None or item.when(user))
     ]

@@ -93,7 +93,8 @@ class QueueLinks:
         elif dim != "district":
             return None  # no queue filter by source
         args.update(self.figures[figure])
-        return url_for("cases.queue", **args)
+        # The district's total is every problem: the queue's "all" tab, not the one it opens on.
+        return url_for("cases.queue", **(args or {"tab": "all"}))
 
 
 # ---------------------------------------------------------------- the dashboard

@@ -22,11 +22,16 @@ def is_town_user(user) -> bool:
     return user.role in (Role.handler, Role.unit_leader) and user.unit is not None and user.unit.kind in TERRITORIAL
 
 
+def has_register_part(user) -> bool:
+    """Whether the registers and coverage concern ``user`` at all (a district department's
+    handlers and leaders, of the same roles as a town's, have no part of them)."""
+    return user.role not in (Role.handler, Role.unit_leader) or is_town_user(user)
+
+
 def refuse_departments():
     """``before_request`` of the registers' and coverage pages: a district department's handlers
     and leaders pass the role gate (as a town's do) but have no part of the register (403)."""
-    if current_user.is_authenticated and current_user.role in (Role.handler, Role.unit_leader) \
-            and not is_town_user(current_user):
+    if current_user.is_authenticated and not has_register_part(current_user):
         abort(403)
 
 

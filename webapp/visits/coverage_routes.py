@@ -47,9 +47,9 @@ HOME_LIST = 10
 
 @bp.record_once
 def _menu(_state) -> None:
-    nav.register("coverage.mine", _l("我的包户"))
-    nav.register("coverage.index", _l("走访覆盖"))
-    nav.register("coverage.rounds", _l("走访轮次"))
+    nav.register("coverage.mine", _l("我的包户"), when=access.has_register_part)
+    nav.register("coverage.index", _l("走访覆盖"), when=access.has_register_part)
+    nav.register("coverage.rounds", _l("走访轮次"), when=access.has_register_part)
 
 
 @bp.app_context_processor

@@ -39,8 +39,8 @@ MAX_PRINT = 2000  # visits in one printed village ledger
 
 @bp.record_once
 def _menu(_state) -> None:
-    nav.register("ledger.index", _l("走访台账"))
-    nav.register("ledger.unlinked", _l("未关联走访"))
+    nav.register("ledger.index", _l("走访台账"), when=access.has_register_part)
+    nav.register("ledger.unlinked", _l("未关联走访"), when=access.has_register_part)
 
 
 def _date_arg(name: str) -> date | None:

@@ -39,8 +39,8 @@ phone_roles = roles_required(Role.cadre, Role.group_lead, Role.office)
 
 @bp.record_once
 def _menu(_state) -> None:
-    nav.register("registers.households", _l("户籍台账"))
-    nav.register("registers.enterprises", _l("企业台账"))
+    nav.register("registers.households", _l("户籍台账"), when=access.has_register_part)
+    nav.register("registers.enterprises", _l("企业台账"), when=access.has_register_part)
 
 
 @dataclass(frozen=True)
