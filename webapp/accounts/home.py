@@ -39,7 +39,7 @@ class Todo:
 
 
 _COUNTS: list[Callable] = []
-_TODO: list[Callable] = []
+_NEXT_STEPS: list[Callable] = []
 
 
 def counts(provider: Callable) -> Callable:
@@ -49,8 +49,8 @@ def counts(provider: Callable) -> Callable:
 
 
 def todo(provider: Callable) -> Callable:
-    if provider not in _TODO:
-        _TODO.append(provider)
+    if provider not in _NEXT_STEPS:
+        _NEXT_STEPS.append(provider)
     return provider
 
 
@@ -59,6 +59,6 @@ def counts_for(user) -> list[Count]:
 
 
 def todo_for(user, limit: int = 8) -> list[Todo]:
-    items = [t for provider in _TODO for t in provider(user)]
+    items = [t for provider in _NEXT_STEPS for t in provider(user)]
     items.sort(key=lambda t: (t.due is None, t.due or dt.date.max))
     return items[:limit]

@@ -31,7 +31,7 @@ LABELS = {
     "owes_reply": _l("待回音"), "to_triage": _l("待研判"), "to_verify": _l("待核验"), "open": _l("办理中"),
 }
 ALERT = {"overdue"}
-TODO_LABELS = {
+NEXT_STEP_LABELS = {
     Status.assigned: _l("签收"), Status.accepted: _l("制定任务书"), Status.plan_review: _l("审核任务书"),
     Status.in_progress: _l("办理"), Status.signoff_review: _l("审核销号"),
     Status.pending_verification: _l("核验"), Status.registered: _l("研判"), Status.returned: _l("重新研判"),
@@ -69,9 +69,9 @@ def next_problems(user, limit: int = 8) -> list[home.Todo]:
         if p.reply_due is not None and p.status not in HANDLING:
             when, label = p.reply_due, _l("回音")
         elif p.status == Status.assigned and p.sign_for_deadline:
-            when, label = p.sign_for_deadline, TODO_LABELS[Status.assigned]
+            when, label = p.sign_for_deadline, NEXT_STEP_LABELS[Status.assigned]
         else:
-            when, label = p.deadline, TODO_LABELS.get(p.status, _l("处理"))
+            when, label = p.deadline, NEXT_STEP_LABELS.get(p.status, _l("处理"))
         state = time_left(when, today).state if when else "ok"
         out.append(home.Todo(when, label, f"{p.number} {p.title}",
                              url_for("cases.detail", problem_id=p.id), state))
