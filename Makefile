@@ -8,8 +8,9 @@ export FLASK_APP := webapp
 
 DEB_RUN  := fontconfig fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0
 DEB_TEST := $(DEB_RUN) chromium poppler-utils
+DEB_BENCH := $(DEB_TEST) wrk
 
-.PHONY: run test deps-run deps-test translations lint bench clean
+.PHONY: run test deps-run deps-test deps-bench translations lint bench clean
 
 ## make run: install everything, migrate the SQLite database, load demo data when empty, serve:
 ## the web server and the task queue's consumer together (scripts/serve; Ctrl-C stops both).
@@ -60,8 +61,18 @@ lint:
 	$(BIN)/lint-imports
 
 ## make bench [BENCH_ARGS="--database-url postgresql+psycopg://…/huiyin_bench"]: queue pages vs hello at 1k, 10k, 50k, 200k problems.
-bench: $(VENV)/.test-installed
+bench: deps-bench $(VENV)/.test-installed
 	$(BIN)/python benchmarks/queues.py $(BENCH_ARGS)
+
+deps-bench:
+	@scripts/ensure-debian-packages $(DEB_BENCH)
+
+## make load-test [LOAD_ARGS="--database-url postgresql+psycopg://…/huiyin_bench_load"]: 200 users
+## for 60 s (Locust) against 4 gunicorn processes on PostgreSQL; then counters and audit chain checked.
+.PHONY: load-test
+load-test: deps-bench $(VENV)/.test-installed
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/python benchmarks/load_test.py $(LOAD_ARGS)
 
 ## make bench-dashboard [BENCH_ARGS=…]: 200,000 problems, dashboard, reports and supervision vs hello.
 .PHONY: bench-dashboard

@@ -24,7 +24,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import pstats
 import statistics
 import sys
 import tempfile
@@ -137,7 +139,7 @@ def inbox_statements(app, username: str, repeat: int = 20) -> dict:
     return out
 
 
-def sweeps(app) -> dict:
+def sweeps(app, profile: str | None = None) -> dict:
     from webapp.cases.models import Problem
     from webapp.cases.workflow import HANDLING
     from webapp.core.extensions import db
@@ -148,9 +150,16 @@ def sweeps(app) -> dict:
         out["open_problems"] = db.session.scalar(sa.select(sa.func.count()).where(Problem.status.in_(HANDLING)))
         for name, run in (("limits", limits.run), ("sweep", sweep.run)):
             for attempt in ("first", "second"):
+                profiler = cProfile.Profile() if profile and name == "limits" and attempt == "first" else None
                 t0 = time.perf_counter()
+                if profiler:
+                    profiler.enable()
                 result = run(source="bench")
                 db.session.commit()
+                if profiler:
+                    profiler.disable()
+                    profiler.dump_stats(profile)
+                    pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
                 told = result.as_dict()
                 out[f"{name}_{attempt}"] = {"seconds": round(time.perf_counter() - t0, 2),
                                             **{k: v for k, v in told.items() if k != "date"}}
@@ -165,6 +174,7 @@ def main() -> int:
     ap.add_argument("--units", type=int, default=300)
     ap.add_argument("--workdir")
     ap.add_argument("--report", help="also write the JSON results here")
+    ap.add_argument("--profile", help="profile the first time-limit sweep (cProfile) into this file")
     args = ap.parse_args()
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="huiyin-bench-notify-"))
     instance = workdir / "instance"
@@ -205,7 +215,7 @@ def main() -> int:
     filler = q.Filler(app, url, q.load_tree(app))
     seconds = filler.fill_to(args.problems)
     log(f"{args.problems:,} problems in {seconds:.1f} s")
-    results["sweeps"] = sweeps(app)
+    results["sweeps"] = sweeps(app, args.profile)
     log(f"sweeps: {results['sweeps']}")
     print(json.dumps(results, ensure_ascii=False, indent=2))
     if args.report:

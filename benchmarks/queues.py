@@ -65,6 +65,8 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
+from webapp.cases.search import terms as search_terms  # noqa: E402 - pure (no app needed)
+
 PASSWORD = "Huiyin@2026"  # noqa: S105 - the published demo password
 # role → (demo account, queue tab); each page is /cases?tab=<tab>
 PAGES = [
@@ -244,10 +246,12 @@ def check_schema(app) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    from webapp.cases.search import include_name
     from webapp.core.extensions import db
 
     with app.app_context(), db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata)
+        opts = {"compare_type": True, "include_name": include_name}
+        diff = compare_metadata(MigrationContext.configure(conn, opts=opts), db.metadata)
     if diff:
         raise RuntimeError(f"the schema differs from the models after the bulk load: {diff}")
 
@@ -274,7 +278,14 @@ class Filler:
                 m.CoordinatedList.__table__, NumberSequence.__table__)
 
     def fill_to(self, total: int) -> float:
-        """Add problems until there are ``total``; returns the seconds it took."""
+        """Add problems until there are ``total``; returns the seconds it took. Inside the app's
+        context: the residents' phone and ID numbers are sealed with its keys (``core.pii``)."""
+        with self.app.app_context():
+            return self._fill_to(total)
+
+    def _fill_to(self, total: int) -> float:
+        from webapp.core import pii
+
         started = time.perf_counter()
         problems, assignments, parts, lists, numbers = self.tables()
         engine = loading_engine(self.url)
@@ -301,7 +312,7 @@ class Filler:
                     next_pid, next_seq, next_aid = next_pid + 1, next_seq + 1, next_aid + len(a)
                     if len(p_rows) >= self.CHUNK or i == n - 1:
                         with engine.begin() as conn:
-                            conn.execute(problems.insert(), p_rows)
+                            conn.execute(problems.insert(), pii.with_blind_indexes(problems, p_rows))
                             if a_rows:
                                 conn.execute(assignments.insert(), a_rows)
                             if u_rows:
@@ -359,6 +370,7 @@ class Filler:
             "resident_name": name, "resident_phone": f"1390516{rng.randint(0, 9999):04d}",
             "resident_id_number": None, "household_name": f"{name}家", "address": f"{rng.randint(1, 8)}组{rng.randint(1, 60)}号",
             "category_id": rng.choice(tree.categories), "title": tpl.title,
+            "search_terms": search_terms(tpl.title, name, f"{name}家", tree.year, seq),
             "description": tpl.description.format(village="本村", name=name, household=f"{name}家"),
             "source": "visit", "status": status, "kind": None, "level": None, "tier": None,
             "deadline": None, "sign_for_deadline": None, "lead_unit_id": None, "assigner_unit_id": None,
@@ -559,7 +571,8 @@ def explain(app, statements) -> list[dict]:
                             and "INDEX" not in r[-1]]
                 else:
                     scan = [line for line in text.splitlines() if re.search(r"Seq Scan on (problems|assignment_units)", line)]
-                plans.append({"sql": stmt, "seconds": seconds, "plan": text, "full_scans": scan})
+                plans.append({"sql": stmt, "seconds": seconds, "plan": text, "full_scans": scan,
+                              "indexes": sorted(set(re.findall(r"\b(ix_problems_\w+)", text)))})
     return plans
 
 
@@ -811,6 +824,7 @@ def main() -> int:
                 for pl in plans:
                     plan_fh.write(f"--- {pl['seconds'] * 1000:.1f} ms\n{pl['sql']}\n{pl['plan']}\n\n")
                 measured[size][label]["full_scans"] = sorted({x for pl in plans for x in pl["full_scans"]})
+                measured[size][label]["indexes"] = sorted({x for pl in plans for x in pl["indexes"]})
             if not args.skip_http and route:
                 with app.app_context():
                     from webapp.core.extensions import db
@@ -843,6 +857,11 @@ def main() -> int:
                                                 "inprocess_ms": measured[n][label]["seconds"] * 1000,
                                                 "full_scans": measured[n][label]["full_scans"]} for n in sizes}
         results["queries_equal"] = equal
+        # 已超期 reads the partial index of open problems' deadlines (never the ended problems).
+        overdue_indexes = measured[sizes[-1]]["office-overdue"]["indexes"]
+        results["overdue_indexes"] = overdue_indexes
+        print(f"  office-overdue at {sizes[-1]:,} reads: {', '.join(overdue_indexes) or 'no problems index'}"
+              f" (partial index of open problems used: {'yes' if 'ix_problems_open_deadline' in overdue_indexes else 'NO'})")
         print(f"  full plans: {plan_file}")
         if results["http"]:
             print_curve(results["http"], sizes, dialect, args)

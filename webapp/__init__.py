@@ -4,10 +4,9 @@ import logging
 import os
 
 from flask import Flask, has_request_context, request, session
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .config import load_config
+from .config import load_config, shared_services
 from .core.extensions import babel, csrf, db, login_manager, migrate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,6 +36,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(load_config(app.instance_path))
     if overrides:
         app.config.update(overrides)
+    shared_services(app.config)
     _private_paths(app)
 
     db.init_app(app)
@@ -64,8 +64,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
-    login_manager.login_message = _l("请先登录。")
-    login_manager.login_message_category = "info"
     login_manager.session_protection = None  # sessions are server-side (accounts.auth)
 
     with app.app_context():
@@ -104,7 +102,8 @@ def _private_paths(app: Flask) -> None:
     folders 0700, the SQLite database and its journal files 0600."""
     from sqlalchemy.engine import make_url
 
-    upload_dir = app.config.get("UPLOAD_DIR")
+    local = (app.config.get("STORAGE_BACKEND") or "local").lower() == "local"
+    upload_dir = app.config.get("UPLOAD_DIR") if local else None  # S3: no upload on this host
     if upload_dir:
         os.makedirs(upload_dir, mode=0o700, exist_ok=True)
     paths = [(app.instance_path, 0o700), *([(upload_dir, 0o700)] if upload_dir else [])]
@@ -147,6 +146,7 @@ def _register_blueprints(app: Flask) -> None:
     from .offline.routes import bp as offline_bp
     from .org.routes import bp as org_bp
     from .receipt.routes import bp as receipt_bp
+    from .settings.mark_routes import bp as marks_bp
     from .settings.routes import bp as settings_bp
     from .stats.routes import bp as stats_bp
     from .supervision.agenda_routes import bp as agendas_bp
@@ -157,6 +157,7 @@ def _register_blueprints(app: Flask) -> None:
     from .visits.import_routes import bp as imports_bp
     from .visits.intake_routes import bp as visits_bp
     from .visits.ledger_routes import bp as ledger_bp
+    from .visits.photo_routes import bp as visit_photos_bp
     from .visits.register_routes import bp as registers_bp
 
     app.register_blueprint(health_bp)
@@ -172,12 +173,14 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(coverage_bp)
     app.register_blueprint(registers_bp)
     app.register_blueprint(ledger_bp)
+    app.register_blueprint(visit_photos_bp)
     app.register_blueprint(imports_bp)
     app.register_blueprint(intake_bp)
     app.register_blueprint(triage_bp)
     app.register_blueprint(sheets_bp)
     app.register_blueprint(lists_bp)
     app.register_blueprint(settings_bp)
+    app.register_blueprint(marks_bp)
     # Handling and closure: the problem page's panels come in this order.
     app.register_blueprint(taskbook_bp)
     app.register_blueprint(progress_bp)
@@ -201,9 +204,13 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from .accounts.nav import items_for
+    from .accounts.nav import items_for, menu_for
     from .core import clock
+    from .core.forms import error_items
     from .notifications.queries import unread_count
+
+    # A global (not a context variable): macros imported without context call it.
+    app.add_template_global(error_items, "form_error_items")
 
     @app.template_filter("localtime")
     def localtime(value, fmt="%Y-%m-%d %H:%M"):
@@ -213,6 +220,7 @@ def _register_template_helpers(app: Flask) -> None:
     def inject():
         return {
             "nav_items": items_for(current_user) if current_user else [],
+            "nav_menu": menu_for(current_user) if current_user else [],
             "current_locale": select_locale(),
             "current_path": request.full_path.rstrip("?") if request else "/",
             # Called by the layout's bell only: one index-only count per full page.

@@ -1,6 +1,8 @@
 """Command-line tasks: database set-up, demo data, audit chain verification; the task queue's
 consumer (``flask tasks worker``, from ``core.tasks``)."""
 
+from pathlib import Path
+
 import click
 from flask import Flask
 from flask_migrate import upgrade
@@ -34,6 +36,11 @@ def register_cli(app: Flask) -> None:
 
         if counts.needs_first_count():
             counts.rebuild()  # problems stored before the counters existed
+            db.session.commit()
+        from .visits import counts as coverage_counts
+
+        if coverage_counts.needs_first_count():
+            coverage_counts.rebuild()  # households stored before the coverage counters existed
             db.session.commit()
 
         if demo and database_is_empty():
@@ -201,6 +208,77 @@ def register_cli(app: Flask) -> None:
         verb = "would anonymise" if dry_run else "anonymised"
         click.echo(f"{verb} the residents of {result.problems} ended problems and {result.visits} visits")
 
+    @app.cli.group("pii")
+    def pii_group():
+        """Personal data encrypted at rest: keys and their use."""
+
+    @pii_group.command("status")
+    def pii_status():
+        """Count the sealed values per key id, column by column."""
+        from .core import pii
+
+        ring = pii.keyring()
+        click.echo(f"keys: {', '.join(ring.kids)} (sealing with {ring.current})")
+        for where, counts in pii.status(db.metadata).items():
+            shown = ", ".join(f"{kid}={n}" for kid, n in counts.items())
+            click.echo(f"{where}: {shown}")
+
+    @pii_group.command("rotate-key")
+    @click.option("--new-key/--no-new-key", default=True,
+                  help="Add a new key to PII_KEY_FILE first (--no-new-key: re-seal under the last key listed).")
+    @click.option("--batch", type=click.IntRange(1, 100_000), default=1000, help="Rows per transaction.")
+    def pii_rotate_key(new_key: bool, batch: int):
+        """Re-seal every value under a new key, in batches; run again to resume after an interruption."""
+        from flask import current_app
+
+        from .core import audit, pii
+
+        if new_key:
+            path = current_app.config.get("PII_KEY_FILE")
+            if not path:
+                raise click.ClickException(
+                    "PII_KEYS comes from the environment: append a new 'id:hex' key there, restart, "
+                    "then run `flask pii rotate-key --no-new-key`")
+            kid = pii.add_key_to_file(path)
+            current_app.config["PII_KEYS"] = Path(path).read_text()
+            click.echo(f"new key {kid} added to {path}")
+        ring = pii.keyring()
+        audit.record("pii.rotation_started", object_type="pii_key", object_id=ring.current,
+                     detail={"key": ring.current, "keys": ring.kids})
+        db.session.commit()
+        done = pii.rotate(db.metadata, batch=batch,
+                          progress=lambda where, n: click.echo(f"  {where}: {n} re-sealed"))
+        audit.record("pii.rotated", object_type="pii_key", object_id=ring.current,
+                     detail={"key": ring.current, "resealed": done})
+        db.session.commit()
+        click.echo(f"every value is sealed under {ring.current} ({sum(done.values())} re-sealed); "
+                   "`flask pii drop-key` removes an old key once `flask pii status` shows it unused")
+
+    @pii_group.command("drop-key")
+    @click.argument("kid")
+    def pii_drop_key(kid: str):
+        """Remove a key from PII_KEY_FILE once no value is sealed under it."""
+        from flask import current_app
+
+        from .core import audit, pii
+
+        path = current_app.config.get("PII_KEY_FILE")
+        if not path:
+            raise click.ClickException("PII_KEYS comes from the environment: remove the key there")
+        ring = pii.keyring()
+        if kid not in ring.kids:
+            raise click.ClickException(f"no key {kid!r} in {path}")
+        if kid == ring.current:
+            raise click.ClickException(f"{kid} is the key that seals: rotate to a new key first")
+        used = {where: counts.get(kid, 0) for where, counts in pii.status(db.metadata).items()}
+        if any(used.values()):
+            raise click.ClickException(f"values are still sealed under {kid}: {used}; run `flask pii rotate-key`")
+        pii.drop_key_from_file(path, kid)
+        current_app.config["PII_KEYS"] = Path(path).read_text()
+        audit.record("pii.key_dropped", object_type="pii_key", object_id=kid, detail={"key": kid})
+        db.session.commit()
+        click.echo(f"key {kid} removed from {path}")
+
     @app.cli.group("backup")
     def backup_group():
         """Backups of the database, the uploads and the audit anchors."""
@@ -271,6 +349,35 @@ def register_cli(app: Flask) -> None:
         rows = counts.rebuild()
         db.session.commit()
         click.echo(f"counters rebuilt: {rows} rows")
+
+    @app.cli.group("coverage")
+    def coverage_group():
+        """The visit coverage counters."""
+
+    @coverage_group.command("verify")
+    def coverage_verify():
+        """Compare the coverage counters with a fresh count of the registers and visits; exit 1 on
+        any difference."""
+        from .visits import counts as coverage_counts
+
+        diff = coverage_counts.verify()
+        db.session.rollback()
+        if not diff:
+            click.echo("coverage counters agree with a fresh count")
+            return
+        for (round_id, kind, by, key), (kept, fresh) in list(diff.items())[:50]:
+            click.echo(f"round {round_id} {kind} {by}:{key}: kept {kept}, fresh {fresh}", err=True)
+        click.echo(f"{len(diff)} coverage counters differ; `flask coverage rebuild` counts afresh", err=True)
+        raise SystemExit(1)
+
+    @coverage_group.command("rebuild")
+    def coverage_rebuild():
+        """Count the registers' coverage afresh (after a bulk load or a restore)."""
+        from .visits import counts as coverage_counts
+
+        rows = coverage_counts.rebuild()
+        db.session.commit()
+        click.echo(f"coverage counters rebuilt: {rows} rows")
 
     @app.cli.group("audit")
     def audit_group():

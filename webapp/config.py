@@ -8,6 +8,8 @@ import os
 import secrets
 from pathlib import Path
 
+from .core.pii import instance_key_file
+
 
 def _bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
@@ -42,10 +44,25 @@ def load_config(instance_path: str) -> dict:
         # The audit chain's HMAC key: never in the database, so that whoever can write to the
         # database cannot recompute the chain. Kept in the instance folder (0600) when not given.
         "AUDIT_HMAC_KEY": os.environ.get("AUDIT_HMAC_KEY") or instance_secret_key(instance_path, "audit_hmac_key"),
+        # Personal data at rest (core.pii): the AES-GCM keys ("id:hex", the last one seals) and the
+        # blind index's key, never in the database. Kept in the instance folder (0600) when not given;
+        # ``flask pii rotate-key`` adds a key to PII_KEY_FILE (not when PII_KEYS comes from the environment).
+        "PII_KEY_FILE": None if os.environ.get("PII_KEYS") else str(Path(instance_path) / "pii_keys"),
+        "PII_KEYS": os.environ.get("PII_KEYS") or instance_key_file(Path(instance_path) / "pii_keys"),
+        "PII_INDEX_KEY": os.environ.get("PII_INDEX_KEY") or instance_secret_key(instance_path, "pii_index_key"),
         # The append-only file the chain's head is written to (``flask audit anchor``, daily).
         "AUDIT_ANCHOR_FILE": os.environ.get("AUDIT_ANCHOR_FILE", str(Path(instance_path) / "audit-anchors.log")),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR", str(Path(instance_path) / "uploads")),
+        # Where uploads live (core.storage): ``local`` (UPLOAD_DIR, default) or ``s3`` — an
+        # S3-compatible store shared by every app host.
+        "STORAGE_BACKEND": os.environ.get("STORAGE_BACKEND", "local"),
+        "S3_BUCKET": os.environ.get("S3_BUCKET", ""),
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL", ""),
+        "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID", ""),
+        "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY", ""),
+        "S3_REGION": os.environ.get("S3_REGION", ""),
+        "S3_PREFIX": os.environ.get("S3_PREFIX", ""),
         # ``flask residents purge``: days after the campaign deadline before residents are anonymised.
         "RESIDENT_PURGE_AFTER_DAYS": int(os.environ.get("RESIDENT_PURGE_AFTER_DAYS", "180")),
         # Where ``flask backup create`` writes its archives (a 0700 folder; copy them off the host).
@@ -79,11 +96,15 @@ def load_config(instance_path: str) -> dict:
         # Calls refused for a missing or wrong key, per client address per window.
         "API_REFUSED_LIMIT": int(os.environ.get("API_REFUSED_LIMIT", "30")),
         "API_RATE_LIMIT_REDIS_URL": os.environ.get("API_RATE_LIMIT_REDIS_URL") or None,
+        # Several app processes or hosts: one Redis for what they must count together (the login
+        # throttle, the API's rate limit) and the task queue, unless each is given its own URL
+        # (see ``shared_services``).
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or None,
         # The task queue (core.tasks): sqlite:///… (default <instance>/tasks.sqlite3), redis://…,
         # or "immediate" (run each task at once, in the enqueuing process; the tests' default).
         "TASK_QUEUE_URL": os.environ.get("TASK_QUEUE_URL"),
-        # Result files of background jobs (core.jobs), mode 0600; kept this many days.
-        "JOBS_DIR": os.environ.get("JOBS_DIR", str(Path(instance_path) / "jobs")),
+        # Result files of background jobs (core.jobs) live in the upload store; kept this many days.
         "JOB_RESULT_DAYS": int(os.environ.get("JOB_RESULT_DAYS", "7")),
         # Dashboards whose counts each process keeps for the current data version (0: none).
         "STATS_CACHE_SIZE": int(os.environ.get("STATS_CACHE_SIZE", "64")),
@@ -105,3 +126,17 @@ NOTIFY_SETTINGS = frozenset({
     "SMS_GATEWAY_URL", "SMS_GATEWAY_KEY", "SMS_TEMPLATE_IDS", "SMTP_HOST", "SMTP_PORT", "SMTP_USER",
     "SMTP_PASSWORD", "SMTP_FROM", "SMTP_STARTTLS", "NOTIFY_RATE_LIMITS", "PUBLIC_BASE_URL",
 })
+
+
+def shared_services(config) -> None:
+    """With ``REDIS_URL`` set, what every process must share goes there unless configured apart:
+    the login throttle's counts (``RATELIMIT_STORAGE_URI``), the API's rate limit
+    (``API_RATE_LIMIT_REDIS_URL``) and the task queue (``TASK_QUEUE_URL``). Sessions, settings,
+    the calendar and every count the pages show are read from the database on each request, so
+    nothing else is kept per process that another process could change."""
+    url = config.get("REDIS_URL")
+    if not url:
+        return
+    for name in ("RATELIMIT_STORAGE_URI", "API_RATE_LIMIT_REDIS_URL", "TASK_QUEUE_URL"):
+        if not config.get(name):
+            config[name] = url

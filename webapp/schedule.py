@@ -27,6 +27,7 @@ from .api import tasks as _api_tasks  # noqa: F401 - webhook deliveries to API c
 from .audit import tasks as _audit_tasks  # noqa: F401 - the audit log's export job
 from .core import jobs, tasks
 from .core.extensions import db
+from .notifications import job_events as _job_events  # noqa: F401 - a job's owner is told when it ends
 from .notifications import tasks as notification_tasks
 
 SWEEP_AT = tasks.crontab(minute="5")

@@ -3,11 +3,35 @@
 (function () {
   "use strict";
   // On desktop the menu is always open; the <details> element is the phone menu.
+  // Menu groups: on a desk one dropdown at a time (Escape or a click elsewhere closes it); on a
+  // phone every group is open inside the menu. Without JS each group still opens on its own.
   function syncMenu() {
     var menu = document.querySelector("details.menu");
     if (!menu) return;
-    if (window.matchMedia("(min-width: 760px)").matches) menu.setAttribute("open", "");
+    var desk = window.matchMedia("(min-width: 760px)").matches;
+    if (desk) menu.setAttribute("open", "");
+    menu.querySelectorAll("details[data-menu-group]").forEach(function (g) {
+      if (desk) g.removeAttribute("open"); else g.setAttribute("open", "");
+    });
   }
+  function closeGroups(except) {
+    if (!window.matchMedia("(min-width: 760px)").matches) return;
+    document.querySelectorAll("details[data-menu-group][open]").forEach(function (g) {
+      if (g !== except) g.removeAttribute("open");
+    });
+  }
+  document.addEventListener("toggle", function (ev) {
+    var g = ev.target;
+    if (g.matches && g.matches("details[data-menu-group]") && g.open) closeGroups(g);
+  }, true);
+  document.addEventListener("click", function (ev) {
+    if (!(ev.target.closest && ev.target.closest("details[data-menu-group]"))) closeGroups(null);
+  });
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Escape") return;
+    var g = ev.target.closest && ev.target.closest("details[data-menu-group][open]");
+    if (g) { g.removeAttribute("open"); g.querySelector("summary").focus(); }
+  });
   document.addEventListener("DOMContentLoaded", function () {
     syncMenu();
     // Forms marked data-confirm ask first (destructive actions).
@@ -39,6 +63,21 @@
     // it; each message links to its field).
     focusSummary(document);
     document.body.addEventListener("htmx:afterSwap", function (ev) { focusSummary(ev.detail.target || document); });
+  });
+  // A link of the error summary puts the focus in its field (a group of choices: its first one;
+  // a closed disclosure is opened first).
+  document.addEventListener("click", function (ev) {
+    var link = ev.target.closest && ev.target.closest("[data-error-summary] a[href^='#']");
+    if (!link) return;
+    var target = document.getElementById(decodeURIComponent(link.getAttribute("href").slice(1)));
+    if (!target) return;
+    var box = target.closest("details");
+    if (box && !box.open) box.open = true;
+    var field = target.matches("input, select, textarea") ? target : target.querySelector("input, select, textarea");
+    if (!field) return;
+    ev.preventDefault();
+    field.focus();
+    field.scrollIntoView({block: "center"});
   });
   function focusSummary(root) {
     var summary = root.querySelector && root.querySelector("[data-error-summary]");

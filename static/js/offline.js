@@ -220,7 +220,7 @@
 
   function reasonsIn(doc) {
     var seen = [];
-    doc.querySelectorAll(".flash-error p, .flash-warning p, ul.errors li, .error-page h1, .error-page p").forEach(function (el) {
+    doc.querySelectorAll(".flash-error p, .flash-warning p, .error-summary li:not(:has(a)), ul.errors li, .error-page h1, .error-page p").forEach(function (el) {
       var t = el.textContent.trim();
       if (t && seen.indexOf(t) === -1) seen.push(t);
     });

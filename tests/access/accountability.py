@@ -1,14 +1,14 @@
-"""问责记录: the office records; the office and the leader read every record; the staff of a
-handling unit (town, townlead, dept, deptlead, desk) read the records against their own unit —
-another unit's record is 404; cadres, group leads and admins are refused (403). The office's
-POST with incomplete input gets the form back with the messages (200) and records nothing."""
+"""问责记录: the office records; the record — list, page and printed decision — is read by the
+office, the leader and the audit admin alone; everybody else is refused (403), the staff of the
+unit held to account included. The office's POST with incomplete input gets the form back with
+the messages (200) and records nothing."""
 
 from webapp.core.extensions import db
 
 from . import Rule
 from .objects import LAZY
 
-READERS = {"office", "leader", "town", "townlead", "dept", "deptlead", "desk"}
+READERS = {"office", "leader", "auditor"}
 OFFICE = {"office"}
 
 
@@ -45,10 +45,15 @@ RULES = [
     Rule("accountability.new", "/integrity/accountability/new", OFFICE),
     Rule("accountability.new", "/integrity/accountability/new", OFFICE, method="POST", data=_town_unit_id,
          note="incomplete: the form again"),
-    Rule("accountability.show", lambda o: f"/integrity/accountability/{o.accountability_town.id}",
-         {"office", "leader", "town", "townlead"}, not_found={"dept", "deptlead", "desk"}, note="town"),
-    Rule("accountability.show", lambda o: f"/integrity/accountability/{o.accountability_dept.id}",
-         {"office", "leader", "dept", "deptlead"}, not_found={"town", "townlead", "desk"}, note="department"),
+    # The unit held to account does not read the record (403 like everybody outside READERS).
+    Rule("accountability.show", lambda o: f"/integrity/accountability/{o.accountability_town.id}", READERS,
+         note="town"),
+    Rule("accountability.show", lambda o: f"/integrity/accountability/{o.accountability_dept.id}", READERS,
+         note="department"),
     Rule("accountability.show", "/integrity/accountability/99999999", set(), not_found=READERS,
+         note="no such record"),
+    Rule("accountability.decision", lambda o: f"/integrity/accountability/{o.accountability_town.id}/decision.pdf",
+         READERS, note="town"),
+    Rule("accountability.decision", "/integrity/accountability/99999999/decision.pdf", set(), not_found=READERS,
          note="no such record"),
 ]

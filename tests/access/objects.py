@@ -90,7 +90,20 @@ def _intake_objects() -> None:
         db.session.commit()
         return att
 
+    def visit_photo(v):
+        buf = io.BytesIO()
+        Image.new("RGB", (4, 4), (30, 20, 10)).save(buf, format="JPEG")
+        checked = uploads.check(FileStorage(io.BytesIO(buf.getvalue()), filename="走访.jpg"))
+        stored = uploads.store(checked)
+        p = visit_ops.add_visit_photo(v, v.created_by, filename=checked.filename, stored_name=stored.stored_name,
+                                      mime=checked.mime, size=stored.size, sha256=stored.sha256)
+        db.session.commit()
+        return p
+
     LAZY.update({
+        # A photo of a visit by ``cadre`` (权台村), and of another group's visit.
+        "own_visit_photo": lambda: visit_photo(visit("cadre", "权台村")),
+        "other_group_visit_photo": lambda: visit_photo(visit(other_cadre().username, "房上村")),
         "intake_visit": lambda: visit("cadre", "权台村"),
         "other_group_visit": lambda: visit(other_cadre().username, "房上村"),
         # Registered by ``cadre``, assigned to 潘安湖街道 / through the list to 区民政局.

@@ -43,6 +43,42 @@ def _path(action: str):
     return lambda _o: f"/settings/categories/{_category().id}/{action}"
 
 
+def _mark(name="访问矩阵标记"):
+    from webapp.visits.models import AttentionMark
+
+    db.session.rollback()
+    mark = db.session.query(AttentionMark).filter_by(name=name).one_or_none()
+    if mark is None:
+        mark = AttentionMark(name=name, sort_order=900, is_active=True)
+        db.session.add(mark)
+        db.session.commit()
+    return mark
+
+
+def _mark_stamp(_o) -> dict:
+    from webapp.settings.marks import stamp
+
+    return {"version": stamp(_mark())}
+
+
+UNUSED = "矩阵待删标记"
+
+
+def _unused_stamp(_o) -> dict:
+    from webapp.settings.marks import stamp
+
+    return {"version": stamp(_mark(UNUSED))}
+
+
+def _mark_edit(_o) -> dict:
+    m = _mark()
+    return _mark_stamp(_o) | {"name": m.name, "sort_order": str(m.sort_order)}  # unchanged: nothing to save
+
+
+def _mark_path(action: str):
+    return lambda _o: f"/settings/marks/{_mark().id}/{action}"
+
+
 RULES = [
     Rule("settings.index", "/settings/", OFFICE),
     Rule("settings.limits", "/settings/limits", OFFICE),
@@ -59,4 +95,12 @@ RULES = [
          data={"day": "2026-04-01", "kind": "off", "note": "访问矩阵"}),
     Rule("settings.remove_calendar_day", "/settings/calendar/remove", OFFICE, method="POST",
          data={"day": "2026-04-02", "version": ""}, note="no override there: said so politely"),
+    Rule("marks.index", "/settings/marks/", OFFICE),
+    Rule("marks.create", "/settings/marks/new", OFFICE, method="POST", data={"name": "矩阵新标记", "sort_order": "800"}),
+    Rule("marks.edit", _mark_path("edit"), OFFICE, method="POST", data=_mark_edit, note="unchanged"),
+    Rule("marks.deactivate", _mark_path("deactivate"), OFFICE, method="POST", data=_mark_stamp),
+    Rule("marks.reactivate", _mark_path("reactivate"), OFFICE, method="POST", data=_mark_stamp,
+         note="already active: said so politely"),
+    Rule("marks.remove", lambda _o: f"/settings/marks/{_mark(UNUSED).id}/delete", OFFICE, method="POST",
+         data=_unused_stamp, note="an unused mark, made afresh before each run"),
 ]

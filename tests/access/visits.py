@@ -88,4 +88,16 @@ RULES += [
     Rule("imports.enterprises", "/visits/import/enterprises", {"office"}),
     Rule("imports.enterprises", "/visits/import/enterprises", {"office"}, method="POST", note="no file: message"),
     Rule("imports.template", "/visits/import/households/template.xlsx", {"office"}),
+    Rule("imports.visits", "/visits/import/visits", {"office"}),
+    Rule("imports.visits", "/visits/import/visits", {"office"}, method="POST", note="no file: message"),
+    Rule("imports.template", "/visits/import/visits/template.xlsx", {"office"}, note="historical visits"),
+    # A visit's photos: whoever may read the visit (its cadre's group, office, leader).
+    Rule("visit_photos.photo", lambda o: f"/cases/visits/photos/{o.own_visit_photo.id}",
+         {"cadre", "grouplead", "office", "leader"}, note="own group"),
+    Rule("visit_photos.thumbnail", lambda o: f"/cases/visits/photos/{o.own_visit_photo.id}/thumb",
+         {"cadre", "grouplead", "office", "leader"}, note="own group"),
+    Rule("visit_photos.photo", lambda o: f"/cases/visits/photos/{o.other_group_visit_photo.id}",
+         {"office", "leader"}, not_found={"cadre", "grouplead"}, note="other group"),
+    Rule("visit_photos.thumbnail", lambda o: f"/cases/visits/photos/{o.other_group_visit_photo.id}/thumb",
+         {"office", "leader"}, not_found={"cadre", "grouplead"}, note="other group"),
 ]

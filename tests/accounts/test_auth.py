@@ -105,3 +105,13 @@ def test_next_parameter_never_leaves_the_site(web):
     web.get("/login")
     resp = web.post("/login?next=//evil.example/x", {"username": "town", "password": "Huiyin@2026"})
     assert resp.headers["Location"] == "/"
+
+
+def test_a_first_visit_opens_the_login_form_without_a_warning_and_a_deep_link_says_why(app):
+    c = app.test_client()
+    first = c.get("/")
+    assert first.status_code == 302 and first.headers["Location"].endswith("/login")
+    assert "请先登录" not in c.get("/login").get_data(as_text=True)
+    deep = c.get("/cases?tab=overdue")
+    assert deep.status_code == 302 and "next=%2Fcases%3Ftab%3Doverdue" in deep.headers["Location"]
+    assert "请先登录" in c.get(deep.headers["Location"]).get_data(as_text=True)

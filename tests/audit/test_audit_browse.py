@@ -12,7 +12,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from webapp.accounts.models import User
-from webapp.audit import queries
+from webapp.audit import queries, sentences
 from webapp.core import audit, clock
 from webapp.core.audit import AuditEvent
 from webapp.core.extensions import db
@@ -245,11 +245,13 @@ def test_export_holds_exactly_the_filtered_rows_and_is_audited(app, login_as):
     record_at(app, local(2025, 3, 1, 12), "user.role_changed", who="secadmin", ip="192.168.7.7")
     fresh()
     rows, about = read_xlsx(export(b, data))
-    assert rows[0][:3] == ("序号", "时间（北京时间）", "用户名")
+    assert rows[0][:3] == ("序号", "时间（北京时间）", "记录")
     assert [r[0] for r in rows[1:]] == want
     names = names_by_id()
     by_seq = {e.seq: e for e in all_events()}
-    assert rows[1:] == [as_cells(queries.export_row(by_seq[s], names.get(by_seq[s].user_id))) for s in want]
+    listed = [(by_seq[s], names.get(by_seq[s].user_id)) for s in want]
+    named = sentences.names_for(listed)
+    assert rows[1:] == [as_cells(queries.export_row(ev, name, named)) for ev, name in listed]
     assert rows[1][1] == "2025-03-02 00:30:00"  # local time
     assert about["导出条数"] == 2
     [ev] = [e for e in all_events() if e.event == "audit.exported"]
@@ -350,3 +352,43 @@ def test_the_log_reads_as_sentences_in_both_locales_and_filters_by_kind_and_obje
     b.post("/locale", {"lang": "en", "next": "/audit/"})
     page = html_lib.unescape(b.get("/audit/").get_data(as_text=True))
     assert f"— Sign for: Problem {number} “村口路灯不亮”" in page, page[page.find("audit-list"):][:1500]
+
+
+def test_the_export_reads_as_the_log_s_sentences_with_the_filter_applied_in_both_locales(app, login_as, monkeypatch):
+    from tests.cases import factories as f
+    from webapp.cases import operations as ops
+
+    seed(app)
+    with time_machine.travel(local(2025, 3, 5, 9), tick=False):
+        p = f.assigned_to_town(title="村口路灯不亮")
+        ops.sign_for(p, f.user("town"))
+        db.session.commit()
+        number = p.number
+    town_name = f.user("town").full_name
+    monkeypatch.setattr(queries, "EXPORT_BATCH", 2)  # several batches, each named on its own
+    b = login_as("auditor")
+    page = b.get("/audit/", query_string={"kind": "casework"})
+    want = shown(page)
+    assert len(want) >= 3
+    resp = export(b, export_form(page.get_data(as_text=True)))
+    wb = openpyxl.load_workbook(io.BytesIO(resp.data))
+    ws = wb.worksheets[0]
+    header = [c.value for c in ws[1]]
+    assert header[:6] == ["序号", "时间（北京时间）", "记录", "事件", "对象", "结果"]
+    body = list(ws.iter_rows(min_row=2))
+    # Exactly the filtered rows, newest first; numbers as numbers, words as text.
+    assert [r[0].value for r in body] == want
+    assert all(r[0].data_type == "n" and r[2].data_type == "s" for r in body)
+    sign = next(r for r in body if r[header.index("事件代码")].value == "problem.sign_for")
+    assert sign[2].value == f"{town_name}（潘安湖街道） 签收：问题 {number}「村口路灯不亮」"
+    assert sign[3].value == "签收" and sign[4].value == f"问题 {number}「村口路灯不亮」"
+    assert sign[5].value == "成功"
+    # No event code stands where the words go, and every casework row has its sentence.
+    assert all("problem." not in (r[2].value or "") and r[2].value for r in body)
+    # The same export in English reads in English words.
+    b.post("/locale", {"lang": "en", "next": "/audit/"})
+    page = b.get("/audit/", query_string={"kind": "casework"})
+    resp = b.post("/audit/export", export_form(page.get_data(as_text=True)))
+    wb = openpyxl.load_workbook(io.BytesIO(b.client.get(resp.headers["Location"] + "/download").data))
+    english = [r for r in wb.worksheets[0].iter_rows(values_only=True)]
+    assert any(r[2] and f"Sign for: Problem {number} “村口路灯不亮”" in r[2] for r in english[1:])

@@ -3,12 +3,13 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from webapp.cases.search import include_name
 from webapp.core.extensions import db
 
 
 def test_migrated_schema_matches_the_models(app):
     with db.engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
         diff = compare_metadata(ctx, db.metadata)
     assert diff == [], f"models and migrations differ; run `flask db migrate`: {diff}"
 

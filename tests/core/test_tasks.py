@@ -23,7 +23,7 @@ from sqlalchemy import select, text
 
 from tests.queue import run_scheduled, use_sqlite_queue, wait_for
 from webapp.accounts.models import User
-from webapp.core import clock, jobs, tasks
+from webapp.core import clock, jobs, storage, tasks
 from webapp.core.audit import AuditEvent
 from webapp.core.extensions import db
 from webapp.core.jobs import Job, JobStatus
@@ -286,27 +286,34 @@ def test_progress_is_skipped_not_waited_for_while_the_row_is_locked(app):
     assert (job_now(job.id).done, job_now(job.id).total) == (5, 10)
 
 
-def test_result_files_are_private_and_expire(app):
+def test_result_files_are_private_and_expire(app, store_backend):
     job = jobs.start_job("sample", None, "文件", count_to, 0)
     db.session.commit()
     run = jobs.JobRun(job.id, "sample", None, 1)
     stored = run.save_file("结果.xlsx", b"data")
-    path = Path(app.config["JOBS_DIR"]) / stored["file"]
     assert stored["filename"] == "结果.xlsx" and stored["file"].endswith(".xlsx")
-    assert path.read_bytes() == b"data" and (path.stat().st_mode & 0o777) == 0o600
+    name = "jobs/" + stored["file"]
+    assert storage.current().get(name) == b"data"
+    if store_backend == "local":
+        path = Path(app.config["UPLOAD_DIR"]) / name
+        assert (path.stat().st_mode & 0o777) == 0o600
+    orphan = jobs.JobRun(job.id, "sample", None, 2).save_file("废弃.xlsx", b"old")["file"]
     job = job_now(job.id)
     job.result = {**stored, "summary": "好"}
     db.session.commit()
-    assert jobs.result_path(job_now(job.id)) == path
+    assert jobs.result_name(job_now(job.id)) == name
+    assert jobs.read_result(job_now(job.id)) == b"data"
 
     assert jobs.expire_results() == 0  # finished just now: kept
+    assert storage.current().exists("jobs/" + orphan)
     job = job_now(job.id)
     job.finished_at = clock.now() - dt.timedelta(days=app.config["JOB_RESULT_DAYS"] + 1)
     db.session.commit()
     assert jobs.expire_results() == 1
     db.session.commit()
     job = job_now(job.id)
-    assert not path.exists() and jobs.result_path(job) is None
+    assert list(storage.current().names("jobs/")) == []  # the result and the earlier attempt's file
+    assert jobs.result_name(job) is None and jobs.read_result(job) is None
     assert job.result == {"filename": "结果.xlsx", "size": 4, "summary": "好", "expired": True}
     assert audits("job.results_expired")[0].detail.startswith('{"days": 7')
 
@@ -330,7 +337,9 @@ def test_a_real_consumer_runs_a_job_started_from_a_request(app, database_url, tm
     log = tmp_path / "worker.log"
     env = {**os.environ, "FLASK_APP": "webapp", "DATABASE_URL": database_url,
            "TASK_QUEUE_URL": f"sqlite:///{queue_file}", "HUIYIN_INSTANCE": str(tmp_path / "instance"),
-           "JOBS_DIR": app.config["JOBS_DIR"], "SECRET_KEY": "test-secret", "TASK_WORKERS": "1"}
+           "UPLOAD_DIR": app.config["UPLOAD_DIR"], "SECRET_KEY": "test-secret", "TASK_WORKERS": "1",
+           # Every process of a deployment holds the same keys (personal data, the audit chain).
+           **{k: app.config[k] for k in ("PII_KEYS", "PII_INDEX_KEY", "AUDIT_HMAC_KEY")}}
     env.pop("HUIYIN_TEST_DATABASE_URL", None)
     with open(log, "w") as out:
         worker = subprocess.Popen([sys.executable, "-m", "flask", "tasks", "worker"],  # noqa: S603
@@ -338,6 +347,8 @@ def test_a_real_consumer_runs_a_job_started_from_a_request(app, database_url, tm
     try:
         job = wait_for(lambda: (j := job_now(job_id)).status in (JobStatus.done, JobStatus.failed) and j,
                        timeout=60, every=0.2)
+    except AssertionError:
+        raise AssertionError(log.read_text()[-3000:]) from None  # the worker's own account
     finally:
         worker.send_signal(signal.SIGTERM)  # graceful: running tasks finish first
         code = worker.wait(timeout=40)

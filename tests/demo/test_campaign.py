@@ -155,7 +155,7 @@ def test_campaign_reproduces_the_seed(app, login_as):
         Reply.verdict == "unsatisfied", Reply.status_at_reply == "signed_off", Reply.reopened.is_(False))).all()
     assert len(contradicted) >= 2 and all(r.problem.status == Status.closed for r in contradicted)
     again = db.session.execute(text(
-        "SELECT count(*) FROM problems a JOIN problems b ON a.resident_phone = b.resident_phone "
+        "SELECT count(*) FROM problems a JOIN problems b ON a.resident_phone_index = b.resident_phone_index "
         "AND a.household_name = b.household_name AND a.category_id = b.category_id AND a.id <> b.id "
         "WHERE a.status = 'closed' AND b.registered_at > a.closed_at")).scalar()
     assert again >= 2

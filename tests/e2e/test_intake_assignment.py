@@ -90,6 +90,14 @@ def problem_by_number(server, number: str) -> dict:
     return read_db(server, fn)
 
 
+def menu_entry(page: Page, label: str) -> None:
+    """Open a page from the top bar's menu (an entry of a menu group: the group opened first)."""
+    link = page.locator(f"nav[aria-label='主导航'] a:text-is('{label}')")
+    if not link.is_visible():
+        link.locator("xpath=ancestor::details[@data-menu-group][1]/summary").click()
+    link.click()
+
+
 def no_sideways_scroll(page: Page, what: str) -> None:
     page.wait_for_load_state()
     width = page.evaluate("() => document.documentElement.scrollWidth")
@@ -155,9 +163,12 @@ def open_from_queue(page: Page, number: str, title: str) -> int:
     page.goto("/")
     page.get_by_role("link", name="工作台").first.click()
     expect(page.get_by_role("heading", name="工作台", level=1)).to_be_visible()
-    page.get_by_label("搜索").fill(number)
-    # The search answered (htmx pushes the filter into the address bar) before the row is used.
-    expect(page).to_have_url(re.compile(r"[?&]q="))
+    box = page.get_by_label("搜索")
+    box.fill(number)
+    box.press("Enter")  # the search event: asks at once rather than after the typing pause
+    # The search answered (htmx pushes the filter into the address bar) before the row is used;
+    # a loaded machine may take a while to answer.
+    expect(page).to_have_url(re.compile(r"[?&]q="), timeout=15_000)
     row = page.locator("ol.case-cards li.case-card", has_text=number)
     expect(row, f"{number} should be found by the queue's search").to_have_count(1)
     expect(page.locator("#case-results .results-head")).to_contain_text("共 1 个问题")
@@ -347,7 +358,7 @@ def test_common_problem_goes_through_the_list_to_a_department_is_returned_reassi
     expect(flash(lead)).to_contain_text("草稿，共 1 个问题")
     expect(status_badge(lead)).to_have_text("已列入统筹清单")
 
-    lead.get_by_role("link", name="统筹清单").first.click()
+    menu_entry(lead, "统筹清单")
     lead.locator(".list-row", has_text="草稿").get_by_role("link").click()
     expect(lead.locator(".list-item", has_text=number)).to_have_count(1)
     lead.once("dialog", lambda dialog: dialog.accept())  # data-confirm: 确定上报区活动办吗？
@@ -360,7 +371,7 @@ def test_common_problem_goes_through_the_list_to_a_department_is_returned_reassi
 
     # The office: the submitted list → assign the item to 区民政局 (lead).
     office = as_user(new_context, "office")
-    office.get_by_role("link", name="统筹清单").first.click()
+    menu_entry(office, "统筹清单")
     office.get_by_role("link", name=list_number).click()
     item = office.locator(".list-item", has_text=number)
     expect(item).to_have_count(1)
@@ -412,7 +423,7 @@ def test_common_problem_goes_through_the_list_to_a_department_is_returned_reassi
     assert returned["status"] == Status.returned and returned["lead"] is None, returned
 
     # The office: the returned district-level problem → its triage page → 区民政局 again.
-    office.get_by_role("link", name="统筹清单").first.click()
+    menu_entry(office, "统筹清单")
     section = office.locator("section", has=office.get_by_role("heading", name="区级部门退回、待重新交办的问题"))
     expect(section).to_contain_text(title)
     section.get_by_role("link", name=number).click()

@@ -96,7 +96,7 @@ def open_dashboard(page: Page) -> None:
     page.goto("/")
     menu = page.locator("details.menu")
     if not page.get_by_role("navigation", name="主导航").is_visible():
-        menu.locator("summary").click()
+        menu.locator(":scope > summary").click()
     nav = page.get_by_role("navigation", name="主导航")
     nav.get_by_role("link", name="统计分析", exact=True).click()
     expect(page.get_by_role("heading", name="统计分析", level=1)).to_be_visible()

@@ -13,6 +13,7 @@ overdue problem is a 好事即办 one (3 working days) assigned early in the las
 so its deadline lies before the meeting whatever the day.
 """
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -113,6 +114,11 @@ def test_notice_answered_and_agenda_packet(on_date, fresh_live_server, server, n
     expect(office.locator("main")).to_contain_text(data["late"])
     expect(office.locator("main")).to_contain_text("超期未办结")
     office.screenshot(path=artifacts / "agenda-office.png", full_page=True)
-    packet = office.request.get(office.get_by_role("link", name="打印会议材料（PDF）").get_attribute("href"))
+    # The packet is a background job (run at once by this server's queue): its page, then its file.
+    office.get_by_role("button", name="生成会议材料（PDF）").click()
+    status = office.locator("#job-status")
+    expect(status).to_have_attribute("data-status", "done", timeout=60_000)
+    link = status.get_by_role("link", name=re.compile("^下载 .*会议材料"))
+    packet = office.request.get(link.get_attribute("href"))
     assert packet.status == 200 and packet.headers["content-type"] == "application/pdf"
     assert_pdf(packet.body(), ["调度会议程", GROUP, data["late"], "问题交办单", data["late_sheet"]])

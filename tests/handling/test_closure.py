@@ -424,7 +424,7 @@ def test_closing_the_problem_closes_its_task_book(app, login_as):
     assert "执行中" in html[html.index('id="taskbook"'):]
     h.request_signoff(p, f.user("town"), result=RESULT, completed_on=clock.today(), evidence_count=0,
                       no_evidence_reason="电话协调解决。", step_reasons=hf.open_step_reasons(p))
-    h.approve_signoff(p, f.user("townlead"))
+    h.approve_signoff(p, f.user("townlead"), note="领导意见：同意销号。")
     h.verify(p, f.user("grouplead"), note="内部意见：材料齐全。")
     db.session.commit()
     assert book_in_force(fresh(p)).closed_at is not None
@@ -438,6 +438,10 @@ def test_closing_the_problem_closes_its_task_book(app, login_as):
     ev = db.session.scalar(select(ProblemEvent).where(ProblemEvent.problem_id == p.id,
                                                       ProblemEvent.action == "verify"))
     assert ev.note == "内部意见：材料齐全。" and not ev.is_public
+    # So is the unit leader's approval of the sign-off.
+    ev = db.session.scalar(select(ProblemEvent).where(ProblemEvent.problem_id == p.id,
+                                                      ProblemEvent.action == "approve_signoff"))
+    assert ev.note == "领导意见：同意销号。" and not ev.is_public
     # Reopened after an unsatisfied reply: the book runs again.
     hf.reply(fresh(p), Verdict.unsatisfied, substantive=True)
     assert fresh(p).status == Status.in_progress and book_in_force(fresh(p)).closed_at is None

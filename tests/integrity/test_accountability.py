@@ -1,11 +1,11 @@
 """问责 records: the office records one against a unit with its problems and confirmed flags; the
 rules (problems of the unit, confirmed flags of the unit not yet used, no future date) with
-per-entry messages that keep the input; who reads what (the unit its own, others 404; the
-leader everything, read-only); the audit entry."""
+per-entry messages that keep the input; who reads what (the office, the leader and the audit
+admin, the last two read-only; nobody else, the unit held to account included); the audit entry."""
 
 import json
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -153,24 +153,29 @@ def test_office_records_through_the_page_keeping_input_on_errors(app, login_as):
     assert "责令整改" in show and own.number in show and "区活动领导小组" in show
 
 
-def test_unit_staff_read_their_own_records_only(town_record, dept_record, login_as):
-    for who in ("town", "townlead"):
+def test_only_the_office_the_leader_and_the_audit_admin_read_records(town_record, dept_record, login_as):
+    # The unit held to account and every other role: no list, no page, no printed decision.
+    for who in ("town", "townlead", "dept", "deptlead", "desk", "cadre", "grouplead", "sysadmin", "secadmin"):
         b = login_as(who)
-        index = b.get("/integrity/accountability").get_data(as_text=True)
-        assert f"/integrity/accountability/{town_record.id}\"" in index
-        assert f"/integrity/accountability/{dept_record.id}\"" not in index
-        assert b.get(f"/integrity/accountability/{town_record.id}").status_code == 200
-        assert b.get(f"/integrity/accountability/{dept_record.id}").status_code == 404
-        assert b.get("/integrity/accountability/new").status_code == 403
-        # The unit filter is the office's: a unit sees its own whatever it asks for.
-        assert f"/integrity/accountability/{dept_record.id}\"" not in b.get(
-            f"/integrity/accountability?unit={dept_record.unit_id}").get_data(as_text=True)
-    dept = login_as("dept")
-    assert dept.get(f"/integrity/accountability/{dept_record.id}").status_code == 200
-    assert dept.get(f"/integrity/accountability/{town_record.id}").status_code == 404
-    assert login_as("desk").get(f"/integrity/accountability/{town_record.id}").status_code == 404
-    for who in ("cadre", "grouplead", "auditor", "sysadmin"):
-        assert login_as(who).get(f"/integrity/accountability/{town_record.id}").status_code == 403
+        assert b.get("/integrity/accountability").status_code == 403, who
+        for record in (town_record, dept_record):
+            assert b.get(f"/integrity/accountability/{record.id}").status_code == 403, who
+            assert b.client.get(f"/integrity/accountability/{record.id}/decision.pdf").status_code == 403, who
+        assert "/integrity/accountability" not in b.get("/").get_data(as_text=True), who  # no menu entry
+    # The audit admin reads every record, read-only: the list, the page, no recording.
+    auditor = login_as("auditor")
+    index = auditor.get("/integrity/accountability").get_data(as_text=True)
+    assert f"/integrity/accountability/{town_record.id}\"" in index
+    assert f"/integrity/accountability/{dept_record.id}\"" in index
+    assert "记录问责" not in index
+    page = auditor.get(f"/integrity/accountability/{town_record.id}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "销号材料不实。" in html and "打印问责决定" in html
+    assert 'method="post"' not in html.split("<main", 1)[1].split("</main>", 1)[0]
+    assert auditor.get("/integrity/accountability/new").status_code == 403
+    resp = auditor.post("/integrity/accountability/new", {"unit_id": str(town_record.unit_id), "measure": "talk"})
+    assert resp.status_code == 403
+    assert db.session.scalar(select(func.count()).select_from(AccountabilityRecord)) == 2
 
 
 def test_leader_reads_everything_and_changes_nothing(town_record, dept_record, login_as):
@@ -187,3 +192,60 @@ def test_leader_reads_everything_and_changes_nothing(town_record, dept_record, l
     resp = leader.post("/integrity/accountability/new", {"unit_id": str(town_record.unit_id), "measure": "talk"})
     assert resp.status_code == 403
     assert db.session.scalar(select(func.count()).select_from(AccountabilityRecord)) == 2
+
+
+def test_persons_named_with_their_finding_are_read_by_the_office_the_leader_and_the_auditor(app, login_as):
+    own = hf.signed_off()
+    office = login_as("office")
+    data = {"unit_id": str(f.unit(TOWN).id), "measure": "admonish", "facts": "虚假办结，群众反映未解决。",
+            "decided_on": clock.today().isoformat(), "decided_by": "区纪委监委", "problems": own.number,
+            "persons": "张三，潘安湖街道经办人，虚假办结\n李四 副主任 超期"}
+    resp = office.post("/integrity/accountability/new", data)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "第 2 行：请按“姓名，职务，认定情形”填写。" in html
+    assert "张三，潘安湖街道经办人，虚假办结\n李四 副主任 超期" in html  # kept as typed
+    assert db.session.scalar(select(func.count()).select_from(AccountabilityRecord)) == 0
+    data["persons"] = "张三，潘安湖街道经办人，虚假办结\n李四，潘安湖街道副主任，超期"
+    data["persons"] += "\n王五，经办人，迟到"
+    html = office.post("/integrity/accountability/new", data).get_data(as_text=True)
+    assert "第 3 行：认定情形须是虚假办结、超时、敷衍应付、其他之一。" in html
+    data["persons"] = "张三，潘安湖街道经办人，虚假办结\n\n李四、潘安湖街道副主任、超时"
+    resp = office.post("/integrity/accountability/new", data)
+    assert resp.status_code == 302
+    record = db.session.scalar(select(AccountabilityRecord))
+    assert [(p.name, p.post, p.finding.value) for p in record.persons] == [
+        ("张三", "潘安湖街道经办人", "false_closure"), ("李四", "潘安湖街道副主任", "overdue")]
+    audit = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.event == "integrity.accountability_recorded")).one()
+    assert [p["name"] for p in json.loads(audit.detail)["persons"]] == ["张三", "李四"]
+    for who in ("office", "leader", "auditor"):
+        page = login_as(who).get(f"/integrity/accountability/{record.id}").get_data(as_text=True)
+        assert "被问责人员" in page and "张三（潘安湖街道经办人）：虚假办结" in page and "李四" in page
+    for who in ("town", "townlead"):  # the unit held to account does not read it
+        assert login_as(who).get(f"/integrity/accountability/{record.id}").status_code == 403
+
+
+def test_the_decision_is_numbered_per_year_printed_and_read_by_office_leader_and_auditor(app, login_as):
+    from tests.conftest import travel_to
+    from tests.pdfcheck import assert_pdf, assert_print_quality
+    from webapp.integrity.models import Finding
+
+    with travel_to(date(2027, 3, 2)):
+        first = create(problem_ids=[hf.signed_off().id],
+                       persons=[acc.PersonInput("张三", "潘安湖街道经办人", Finding.false_closure)])
+        second = create(problem_ids=[hf.in_progress().id])
+        assert (first.number, second.number) == ("贾汪走访办问〔2027〕1号", "贾汪走访办问〔2027〕2号")
+        for who in ("office", "leader", "auditor"):
+            resp = login_as(who).client.get(f"/integrity/accountability/{first.id}/decision.pdf")
+            assert resp.status_code == 200 and resp.mimetype == "application/pdf"
+            assert_pdf(resp.data, ["问责决定", "贾汪走访办问〔2027〕1号", "张三", "潘安湖街道经办人", "虚假办结",
+                                   TOWN, "约谈", "2027年3月2日", first.problems[0].number])
+            assert_print_quality(resp.data)
+        for who in ("town", "townlead", "cadre", "sysadmin"):
+            assert login_as(who).client.get(f"/integrity/accountability/{first.id}/decision.pdf").status_code == 403
+        printed = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.event == "integrity.accountability_decision_printed")).all()
+        assert [e.username for e in printed] == ["office", "leader", "auditor"]
+        show = login_as("office").get(f"/integrity/accountability/{first.id}").get_data(as_text=True)
+        assert "贾汪走访办问〔2027〕1号" in show and f"/integrity/accountability/{first.id}/decision.pdf" in show
+        assert login_as("town").get(f"/integrity/accountability/{first.id}").status_code == 403

@@ -327,3 +327,33 @@ def test_leader_reads_and_may_not_draw_or_record(march, login_as):
     assert leader.post("/integrity/spot-checks", {"period": "2028-02-16", "rate": "10"}).status_code == 403
     for who in ("town", "grouplead", "cadre", "auditor"):
         assert login_as(who).get(f"/integrity/spot-checks/{check.id}").status_code == 403
+
+
+def test_the_signing_unit_is_told_the_finding_once_per_result(march):
+    from webapp.accounts.models import User
+    from webapp.notifications.models import Notification
+
+    p, traveller = march
+    office = f.user("office")
+    item = _item(_full_draw(), p["signed"])
+    traveller.shift(timedelta(hours=2))
+    called = clock.now() - timedelta(hours=1)
+
+    def told():
+        return db.session.execute(select(Notification.user_id, Notification.body, Notification.target_id).where(
+            Notification.kind == "spot_check").order_by(Notification.id)).all()
+
+    sc.record(item, office, result=CallbackResult.unreachable, method=ReplyMethod.phone, called_at=called,
+              note=None, version=item.version)
+    db.session.commit()
+    assert told() == []  # 无法联系 is no finding
+    sc.record(item, office, result=CallbackResult.contradicted, method=ReplyMethod.visit, called_at=called,
+              note="群众说路灯还是不亮。", version=item.version)
+    db.session.commit()
+    rows = told()
+    town = f.unit("潘安湖街道").id
+    people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_([r.user_id for r in rows])))}
+    assert rows and {u.unit_id for u in people.values()} == {town}
+    assert {u.role.value for u in people.values()} >= {"handler", "unit_leader"}
+    assert all("不属实" in r.body and r.target_id == p["signed"].id for r in rows)
+    assert len(rows) == len(people)  # once per person

@@ -8,20 +8,13 @@ import os
 import stat
 import tarfile
 import uuid
-from pathlib import Path
 
 import pytest
-from flask import current_app
 
-from tests.conftest import PG_URL, _admin_engine, _pg_url, _test_config
+from tests.conftest import PG_URL, _admin_engine, _pg_url, _test_config, use_s3
 from webapp import create_app
-from webapp.core import anchors, audit, backup
+from webapp.core import anchors, audit, backup, storage
 from webapp.core.extensions import db
-
-
-def file_hashes(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture
@@ -38,17 +31,21 @@ def empty_database(tmp_path):
         yield f"sqlite:///{tmp_path / 'restored.sqlite3'}"
 
 
-def test_backup_restores_into_a_fresh_database(app, runner_factory, tmp_path, empty_database):
-    uploads = Path(current_app.config["UPLOAD_DIR"])
-    (uploads / "2026" / "03").mkdir(parents=True)
-    (uploads / "2026" / "03" / "evidence.jpg").write_bytes(os.urandom(4096))
-    (uploads / "note.pdf").write_bytes(b"%PDF-1.4 demo")
+def stored_hashes() -> dict[str, str]:
+    store = storage.current()
+    return {n: hashlib.sha256(store.get(n)).hexdigest() for n in store.names()}
+
+
+def test_backup_restores_into_a_fresh_database(app, runner_factory, tmp_path, empty_database, store_backend):
+    storage.current().put("2026/03/evidence.jpg", os.urandom(4096))
+    storage.current().put("note.pdf", b"%PDF-1.4 demo")
     for i in range(3):
         audit.record("test.event", detail={"n": i})
     db.session.commit()
     assert runner_factory().invoke(args=["audit", "anchor"]).exit_code == 0
     before_counts = backup.row_counts()
-    before_files = file_hashes(uploads)
+    before_files = stored_hashes()
+    assert len(before_files) == 2
 
     result = runner_factory().invoke(args=["backup", "create", "--dir", str(tmp_path / "backups")])
     assert result.exit_code == 0, result.output
@@ -61,6 +58,8 @@ def test_backup_restores_into_a_fresh_database(app, runner_factory, tmp_path, em
 
     fresh_tmp = tmp_path / "fresh"
     fresh = create_app(_test_config(fresh_tmp, empty_database))
+    if store_backend == "s3":  # a new, empty bucket
+        use_s3(fresh, app.config["S3_ENDPOINT_URL"])
     with fresh.app_context():
         assert db.inspect(db.engine).get_table_names() == []
         result = fresh.test_cli_runner().invoke(args=["backup", "restore", str(archive)])
@@ -71,7 +70,7 @@ def test_backup_restores_into_a_fresh_database(app, runner_factory, tmp_path, em
             {t: n for t, n in before_counts.items() if t != "audit_events"}
         # The restore is itself audited, after the proof: one event more than the backup held.
         assert after["audit_events"] == before_counts["audit_events"] + 1
-        assert file_hashes(Path(fresh.config["UPLOAD_DIR"])) == before_files
+        assert stored_hashes() == before_files
         report = audit.verify_chain(anchors.read_anchors())
         assert report.ok and report.anchors == 1
         db.session.remove()

@@ -39,21 +39,21 @@ def storage(data: bytes, name: str) -> FileStorage:
     return FileStorage(io.BytesIO(data), filename=name)
 
 
-def test_photo_is_reencoded_without_metadata_and_upright(app):
+def test_photo_is_reencoded_without_metadata_and_upright(app, store_backend):
     original = Image.open(io.BytesIO(jpeg_with_gps()))
     assert original.getexif().get_ifd(GPS_IFD)  # the test photo does carry a position
 
     checked = uploads.check(storage(jpeg_with_gps(), "现场.jpg"))
     stored = uploads.store(checked)
-    clean = Image.open(io.BytesIO(uploads.path_of(stored.stored_name).read_bytes()))
+    clean = Image.open(io.BytesIO(uploads.read_bytes(stored.stored_name)))
     assert clean.format == "JPEG"
     assert clean.size == (20, 40)  # the orientation was applied to the pixels
     assert not clean.getexif()  # no EXIF at all: no GPS, no maker, no orientation left to apply twice
     assert "exif" not in clean.info and "comment" not in clean.info and "icc_profile" not in clean.info
-    assert b"PhoneMaker" not in uploads.path_of(stored.stored_name).read_bytes()
+    assert b"PhoneMaker" not in uploads.read_bytes(stored.stored_name)
 
 
-def test_png_text_chunks_are_dropped(app):
+def test_png_text_chunks_are_dropped(app, store_backend):
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
@@ -61,7 +61,7 @@ def test_png_text_chunks_are_dropped(app):
     buf = io.BytesIO()
     Image.new("RGBA", (8, 8), (0, 0, 0, 128)).save(buf, format="PNG", pnginfo=info)
     stored = uploads.store(uploads.check(storage(buf.getvalue(), "a.png")))
-    assert b"34.42N" not in uploads.path_of(stored.stored_name).read_bytes()
+    assert b"34.42N" not in uploads.read_bytes(stored.stored_name)
 
 
 def test_a_damaged_photo_is_refused(app):
@@ -113,11 +113,11 @@ def test_a_hex_escaped_javascript_name_is_refused(app):
         uploads.check(storage(data, "材料.pdf"))
 
 
-def test_a_plain_pdf_is_kept_as_it_is(app):
+def test_a_plain_pdf_is_kept_as_it_is(app, store_backend):
     data = _pdf()
     checked = uploads.check(storage(data, "材料.pdf"))
     stored = uploads.store(checked)
-    assert uploads.path_of(stored.stored_name).read_bytes() == data
+    assert uploads.read_bytes(stored.stored_name) == data
 
 
 def _attach(problem, data, name):
@@ -130,7 +130,7 @@ def _attach(problem, data, name):
     return att
 
 
-def test_attachments_and_thumbnails_are_private_no_store_nosniff(app, login_as):
+def test_attachments_and_thumbnails_are_private_no_store_nosniff(app, login_as, store_backend):
     problem = f.register()
     att = _attach(problem, jpeg_with_gps((1200, 800)), "现场.jpg")
     cadre = login_as("cadre")
@@ -177,3 +177,17 @@ def test_javascript_inside_a_compressed_stream_is_found(app):
             + hidden + b"\nendstream endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
     with pytest.raises(uploads.UploadRefused, match="含有脚本"):
         uploads.check(storage(data, "材料.pdf"))
+
+
+def test_a_pdf_that_passed_the_scan_is_only_a_download_photos_stay_inline(app, login_as):
+    problem = f.register()
+    pdf = _attach(problem, _pdf(), "材料.pdf")
+    photo = _attach(problem, jpeg_with_gps(), "现场.jpg")
+    cadre = login_as("cadre")
+    resp = cadre.client.get(f"/attachments/{pdf.id}")
+    assert resp.status_code == 200 and resp.data.startswith(b"%PDF")
+    assert resp.headers["Content-Disposition"].startswith("attachment;")
+    assert resp.headers["Cache-Control"] == "no-store"
+    resp = cadre.client.get(f"/attachments/{photo.id}")
+    assert resp.status_code == 200
+    assert resp.headers["Content-Disposition"].startswith("inline;")

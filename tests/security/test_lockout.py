@@ -1,6 +1,7 @@
 """Lockout as a weapon: failing someone's password only slows the guesser down, never locks
 the owner out; bursts reach the security admin."""
 
+import datetime as dt
 from datetime import timedelta
 
 import time_machine
@@ -81,3 +82,22 @@ def test_one_address_is_rate_limited_whatever_the_account(app):
     codes = [attempt(c, f"user{i}", "wrong", address="192.0.2.1").status_code for i in range(6)]
     assert codes[:5] == [200] * 5 and codes[5] == 429
     assert attempt(c, "town", DEMO_PASSWORD, address="192.0.2.2").status_code == 302
+
+
+def test_tries_straddling_the_end_of_a_window_still_count_together(app):
+    # One try, four more just before the minute is out, then two after it: a fixed window would
+    # start a fresh count at the minute and let a guesser try ten times in a few seconds.
+    app.config["LOGIN_RATE_LIMIT"] = "5 per minute"
+    c = app.test_client()
+    start = dt.datetime(2026, 3, 2, 10, 0, 0, tzinfo=dt.UTC)
+
+    def tries(n):
+        return [attempt(c, f"straddle{i}", "wrong", address="192.0.2.9").status_code for i in range(n)]
+
+    with time_machine.travel(start, tick=False) as t:
+        codes = tries(1)
+        t.move_to(start + dt.timedelta(seconds=58))
+        codes += tries(4)
+        t.move_to(start + dt.timedelta(seconds=61))
+        codes += tries(2)
+    assert codes == [200] * 6 + [429]

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from tests.cases import factories as f
 from tests.handling import factories as hf
 from tests.pdfcheck import assert_pdf
+from webapp.accounts.models import User
 from webapp.accounts.roles import Role
 from webapp.cases import operations as ops
 from webapp.cases.workflow import Kind, Level, Status, Tier
@@ -20,6 +21,7 @@ from webapp.core.extensions import db
 from webapp.documents.pdf import render_document
 from webapp.handling import operations as h
 from webapp.handling.models import Verdict
+from webapp.notifications.models import Notification
 from webapp.supervision import agendas
 from webapp.supervision.agenda_routes import packet_parts
 from webapp.supervision.models import Agenda, AgendaKind
@@ -32,6 +34,17 @@ JOINT = ops.Triage(Kind.individual, Level.town, Tier.joint)
 def at(day: date):
     """Travel to 10:00 Beijing time on ``day``."""
     return time_machine.travel(datetime(day.year, day.month, day.day, 2, 0, tzinfo=UTC), tick=False)
+
+
+def packet(browser, agenda_id: int):
+    """Ask for the packet (a background job, run at once by the tests' immediate queue), then
+    fetch its file from the job's page; the request itself renders nothing."""
+    resp = browser.post(f"/supervision/agendas/{agenda_id}/packet")
+    if resp.status_code != 302:
+        return resp
+    job_page = resp.headers["Location"]
+    assert "/jobs/" in job_page
+    return browser.client.get(job_page.rstrip("/") + "/download")
 
 
 def _deadline(p, day):
@@ -185,9 +198,10 @@ def test_an_agenda_with_nothing_on_it_says_none(scene, login_as):
     agenda = _generate(AgendaKind.group, "江庄镇工作组")
     assert agenda.items == [] and agenda.title == "江庄镇工作组2026年11月上半月调度会议程"
     with at(date(2026, 11, 19)):
-        page = login_as("office").get(f"/supervision/agendas/{agenda.id}").get_data(as_text=True)
+        office = login_as("office")
+        page = office.get(f"/supervision/agendas/{agenda.id}").get_data(as_text=True)
         assert page.count(">无<") == 4
-        resp = login_as("office").client.get(f"/supervision/agendas/{agenda.id}/packet.pdf")
+        resp = packet(office, agenda.id)
     report = assert_pdf(resp.data, ["江庄镇工作组2026年11月上半月调度会议程", "共0个问题", "一、超期未办结（0个）", "无。"])
     assert report.pages == 1
 
@@ -248,13 +262,12 @@ def test_who_reads_which_agenda(scene, login_as):
     with at(date(2026, 11, 19)):
         lead = login_as("grouplead")
         assert lead.get(f"/supervision/agendas/{own.id}").status_code == 200
-        assert lead.client.get(f"/supervision/agendas/{own.id}/packet.pdf").status_code == 200
+        assert packet(lead, own.id).status_code == 200
         for a in (other, district):
             assert lead.get(f"/supervision/agendas/{a.id}").status_code == 404
-            assert lead.client.get(f"/supervision/agendas/{a.id}/packet.pdf").status_code == 404
+            assert lead.post(f"/supervision/agendas/{a.id}/packet").status_code == 404
         listing = lead.get("/supervision/agendas").get_data(as_text=True)
         assert own.title in listing and other.title not in listing and district.title not in listing
-        assert lead.get("/supervision/agendas/new").status_code == 403
 
         leader = login_as("leader")
         for a in (own, other, district):
@@ -266,10 +279,55 @@ def test_who_reads_which_agenda(scene, login_as):
         assert db.session.scalar(select(func.count()).select_from(Agenda)) == 3
 
 
+def test_a_group_lead_generates_its_own_groups_agenda_only(scene, login_as):
+    with at(date(2026, 11, 19)):
+        lead = login_as("grouplead")
+        own, other = f.unit("潘安湖街道工作组"), f.unit("青山泉镇工作组")
+        page = lead.get("/supervision/agendas/new").get_data(as_text=True)
+        assert f'<option selected value="{own.id}">' in page and f'value="{other.id}"' not in page
+        assert 'value="office"' not in page  # the office's monthly meeting is not offered
+        preview = lead.get(f"/supervision/agendas/new?kind=group&work_group={own.id}&meeting_on=2026-11-20")
+        text = preview.get_data(as_text=True)
+        assert preview.status_code == 200 and "潘安湖街道工作组2026年11月上半月调度会议程" in text
+        assert scene["late8"].number in text and scene["other"].number not in text
+        # Another group's meeting or the office's: refused, nothing written.
+        assert lead.get(f"/supervision/agendas/new?kind=group&work_group={other.id}&meeting_on=2026-11-20"
+                        ).status_code == 403
+        assert lead.get("/supervision/agendas/new?kind=office&meeting_on=2026-11-20").status_code == 403
+        for data in ({"kind": "group", "work_group": str(other.id), "meeting_on": "2026-11-20"},
+                     {"kind": "office", "meeting_on": "2026-11-20"}):
+            assert lead.post("/supervision/agendas", data).status_code == 403
+        assert db.session.scalar(select(func.count()).select_from(Agenda)) == 0
+        with pytest.raises(agendas.AgendaInvalid):
+            agendas.generate(AgendaKind.group, other, MEETING, f.user("grouplead"))
+        db.session.rollback()
+        # A bad date: the form again with the message.
+        resp = lead.post("/supervision/agendas", {"kind": "group", "work_group": str(own.id),
+                                                  "meeting_on": "2027-12-20"})
+        assert resp.status_code == 200 and "会议日期须在今天前后一年之内。" in resp.get_data(as_text=True)
+        # Its own group's: generated by the lead (audited), the same agenda as the office's.
+        resp = lead.post("/supervision/agendas", {"kind": "group", "work_group": str(own.id),
+                                                  "meeting_on": "2026-11-20", "note": "各村书记参会。"})
+        assert resp.status_code == 302
+        agenda = db.session.scalars(select(Agenda)).one()
+        assert agenda.created_by.username == "grouplead" and agenda.scope_unit_id == own.id
+        assert len(agenda.items) == 10 and agenda.note == "各村书记参会。"
+        assert db.session.scalars(select(AuditEvent.username).where(AuditEvent.event == "agenda.generate")
+                                  ).all() == ["grouplead"]
+        # Listed and printed like the office's, for the lead and for the office.
+        assert agenda.title in lead.get("/supervision/agendas").get_data(as_text=True)
+        assert agenda.title in login_as("office").get("/supervision/agendas").get_data(as_text=True)
+        printed = packet(lead, agenda.id)
+        assert printed.status_code == 200
+        assert_pdf(printed.data, ["潘安湖街道工作组2026年11月上半月调度会议程", scene["late8"].number])
+        assert "生成议程" in lead.get("/supervision/agendas").get_data(as_text=True)
+        assert login_as("leader").get("/supervision/agendas/new").status_code == 403
+
+
 def test_the_packet_is_the_agenda_then_every_sheet_and_task_book(scene, login_as):
     agenda = _generate(AgendaKind.group, "潘安湖街道工作组")
     with at(date(2026, 11, 19)):
-        resp = login_as("grouplead").client.get(f"/supervision/agendas/{agenda.id}/packet.pdf")
+        resp = packet(login_as("grouplead"), agenda.id)
         assert resp.status_code == 200 and resp.mimetype == "application/pdf"
         assert "attachment" in resp.headers["Content-Disposition"]
         parts = packet_parts(db.session.get(Agenda, agenda.id))
@@ -314,9 +372,67 @@ def test_a_long_agenda_attaches_the_documents_of_its_first_problems(scene, login
     monkeypatch.setattr(agenda_routes, "PACKET_PROBLEMS", 2)
     agenda = _generate(AgendaKind.group, "潘安湖街道工作组")
     with at(date(2026, 11, 19)):
-        resp = login_as("office").client.get(f"/supervision/agendas/{agenda.id}/packet.pdf")
+        resp = packet(login_as("office"), agenda.id)
     first_two = [scene["late8"].current_assignment.number, scene["late3"].current_assignment.number]
     report = assert_pdf(resp.data, [*first_two, "其后附序号前2个问题现行的问题交办单", scene["cs_now"].number])
     text = "".join(report.text.split())
     assert scene["cs_now"].current_assignment.number not in text  # listed, its sheet not attached
     assert text.count("问题交办单") == 2 + 1  # two sheets, and the agenda's note
+
+
+def test_group_leads_propose_and_the_office_agenda_takes_the_proposals(scene, login_as):
+    normal, other = scene["normal"], scene["other"]
+    with at(date(2026, 11, 18)):
+        lead = login_as("grouplead")
+        page = lead.get("/supervision/agendas/proposals").get_data(as_text=True)
+        assert f'<option value="{normal.id}">' in page  # its group's open problems
+        assert f'<option value="{other.id}">' not in page and f'value="{scene["solved"].id}"' not in page
+        # No reason: the form again, the choice kept, a Chinese message.
+        resp = lead.post("/supervision/agendas/proposals", {"problem_id": normal.id, "reason": "  "})
+        assert resp.status_code == 422
+        body = resp.get_data(as_text=True)
+        assert "请填写提请理由。" in body and f'<option selected value="{normal.id}">' in body
+        # Another group's problem is refused; its own, with the reason, is proposed (audited).
+        resp = lead.post("/supervision/agendas/proposals", {"problem_id": other.id, "reason": "需要协调。"})
+        assert resp.status_code == 422 and "只能提请本工作组的问题。" in resp.get_data(as_text=True)
+        resp = lead.post("/supervision/agendas/proposals",
+                         {"problem_id": normal.id, "reason": "涉及区住建局和供电公司，需活动办协调。"})
+        assert resp.status_code == 302
+        resp = lead.post("/supervision/agendas/proposals", {"problem_id": normal.id, "reason": "再提一次。"})
+        assert resp.status_code == 422 and "已经提请，尚未列入议程" in resp.get_data(as_text=True)
+        audit = db.session.scalars(select(AuditEvent).where(AuditEvent.event == "agenda.propose")).one()
+        assert audit.username == "grouplead" and json.loads(audit.detail)["problem"] == normal.number
+        # The office is told (its inbox links to the problem); the group lead is not.
+        told = db.session.scalars(select(Notification).where(Notification.kind == "proposal")).all()
+        assert {db.session.get(User, n.user_id).username for n in told} == {"office"}
+        assert told[0].title == f"工作组提请调度会：{normal.number}" and "需活动办协调" in told[0].body
+        assert (told[0].target_type, told[0].target_id) == ("problem", normal.id)
+        # The office and the leader read every proposal; nobody else may propose.
+        assert normal.number in login_as("office").get("/supervision/agendas/proposals").get_data(as_text=True)
+        assert login_as("office").post("/supervision/agendas/proposals",
+                                       {"problem_id": normal.id, "reason": "x"}).status_code == 403
+        # The group's own meeting does not take it: proposals go to the office's meeting.
+        group = _generate(AgendaKind.group, "潘安湖街道工作组", day=date(2026, 11, 18))
+        assert normal.id not in [i.problem_id for i in group.items]
+
+    office = _generate(AgendaKind.office, day=date(2026, 11, 18))
+    [item] = [i for i in office.items if i.problem_id == normal.id]
+    assert item.reasons == ["proposed"] and item.seq == len(office.items)  # after the chosen ones
+    assert "潘安湖街道工作组提请：涉及区住建局和供电公司，需活动办协调。" in item.detail
+    assert json.loads(db.session.scalars(select(AuditEvent.detail).where(
+        AuditEvent.event == "agenda.generate").order_by(AuditEvent.id.desc())).first())["reasons"]["proposed"] == 1
+    with at(date(2026, 11, 18)):
+        page = login_as("office").get(f"/supervision/agendas/{office.id}").get_data(as_text=True)
+        assert "工作组提请" in page and normal.number in page
+        listing = login_as("grouplead").get("/supervision/agendas/proposals").get_data(as_text=True)
+        assert office.title in listing and "待列入" not in listing
+    # Taken: the next office agenda starts from new proposals only.
+    again = _generate(AgendaKind.office, day=date(2026, 11, 19))
+    assert normal.id not in [i.problem_id for i in again.items]
+
+
+def test_a_meeting_kind_that_does_not_exist_is_a_form_error_for_a_group_lead(scene, login_as):
+    lead = login_as("grouplead")
+    resp = lead.get("/supervision/agendas/new?kind=0676-06-30&meeting_on=2026-11-20")
+    assert resp.status_code == 200  # the form again, with what was typed, not a server error
+    assert 'value="2026-11-20"' in resp.get_data(as_text=True)

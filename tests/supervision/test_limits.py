@@ -99,3 +99,69 @@ def test_the_rules_table_is_on_the_settings_page(app, login_as):
     for rule in limits.RULES:
         assert str(rule.label) in page
     assert "核验时限（工作日）" in page
+
+
+def _told_of(username, kind, problem, words):
+    """Notifications of ``kind`` about ``problem`` whose title says ``words``."""
+    return db.session.scalar(select(func.count()).where(
+        Notification.user_id == _user(username).id, Notification.kind == kind,
+        Notification.target_type == "problem", Notification.target_id == problem.id,
+        Notification.title.contains(words)))
+
+
+def test_a_task_book_step_is_reminded_then_late_then_escalated(app):
+    from tests.handling import factories as hf
+
+    problem = hf.in_progress()
+    from webapp.handling.queries import book_in_force
+
+    step = min(book_in_force(problem).steps, key=lambda s: s.due_on)
+    limits.run(step.due_on)  # the first step of its timetable (the next may be reminded the same day)
+    assert _told_of("town", "deadline_due", problem, step.title) == 1
+    late = add_workdays(step.due_on, 1)
+    limits.run(late)
+    limits.run(late)
+    assert _told_of("town", "deadline_overdue", problem, step.title) == 1
+    assert _told_of("townlead", "deadline_overdue", problem, step.title) == 1
+    assert _told_of("grouplead", "deadline_overdue", problem, step.title) == 0
+    limits.run(add_workdays(step.due_on, 5))  # 通报 threshold: whoever assigned hears
+    assert _told_of("grouplead", "deadline_overdue", problem, step.title) == 1
+
+
+def test_a_pending_extension_is_reminded_to_the_assigner_then_told_late(app):
+    from tests.handling import factories as hf
+    from webapp.handling import operations as h
+
+    problem = hf.in_progress()
+    h.request_extension(problem, _user("town"), new_deadline=add_workdays(problem.deadline, 10),
+                        reason="需协调资金", progress="已完成入户核实。")
+    db.session.commit()
+    old = problem.deadline
+    limits.run(old)
+    assert _told_of("grouplead", "extension_requested", problem, "延期申请待审批") == 1
+    limits.run(add_workdays(old, 1))
+    assert _told_of("grouplead", "deadline_overdue", problem, "延期申请逾期未审批") == 1
+    assert _told_of("town", "deadline_overdue", problem, "延期申请") == 0
+
+
+def test_verification_and_the_reply_are_reminded_then_told_late(app):
+    from tests.handling import factories as hf
+    from webapp.handling.models import ClosureStatus
+    from webapp.handling.queries import open_closure
+    from webapp.supervision.limits import verification_due
+
+    problem = hf.pending_verification()
+    due = verification_due(open_closure(problem, ClosureStatus.verifying).leader_at)
+    limits.run(due)
+    assert _told_of("grouplead", "verification", problem, "核验时限将到") == 1
+    limits.run(add_workdays(due, 1))
+    assert _told_of("grouplead", "deadline_overdue", problem, "核验已超期") == 1
+    assert _told_of("town", "deadline_overdue", problem, "核验") == 0
+
+    verified = hf.signed_off()
+    reply_due = verified.reply_due
+    limits.run(reply_due)
+    assert _told_of("cadre", "reply_due", verified, "回音时限将到") == 1
+    limits.run(reply_due + timedelta(days=1))
+    assert _told_of("cadre", "deadline_overdue", verified, "回音已超期") == 1
+    assert _told_of("grouplead", "deadline_overdue", verified, "回音已超期") == 1

@@ -89,3 +89,32 @@ def test_nothing_to_issue_is_said_plainly(app, login_as):
         office = login_as("office")
         resp = office.post("/supervision/papers", {"kind": "reminder"}, follow_redirects=True)
         assert "目前没有需要写入催办通知书的问题" in resp.get_data(as_text=True)
+
+
+def test_unacknowledged_papers_are_counted_on_home_and_each_count_links_to_its_list(app, login_as):
+    import re
+
+    def home_count(b, key):
+        page = b.get("/").get_data(as_text=True)
+        m = re.search(rf'<a class="home-count[^"]*" href="([^"]+)" data-count="{key}"><span class="n">(\d+)</span>', page)
+        return m.group(1), int(m.group(2))
+
+    p, late = _noticed_problem()
+    with travel_to(late):
+        sweep.run()
+        db.session.commit()
+        town, office = login_as("town"), login_as("office")
+        assert home_count(town, "papers") == ("/supervision/papers", 0)
+        before = home_count(office, "papers")[1]
+        assert office.post("/supervision/papers", {"kind": "bulletin"}).status_code == 302
+        paper = db.session.scalars(select(SupervisionPaper).order_by(SupervisionPaper.id.desc())).first()
+        assert home_count(town, "papers") == ("/supervision/papers", 1)
+        assert home_count(office, "papers") == ("/supervision/papers", before + len(paper.recipients))
+        # The list's 签收 count links to the paper, where each unit's acknowledgement shows.
+        listing = town.get("/supervision/papers").get_data(as_text=True)
+        assert f'<a href="/supervision/papers/{paper.id}">0 / 1</a>' in listing
+        rec = next(r for r in paper.recipients if r.unit_id == p.lead_unit_id)
+        assert town.post(f"/supervision/papers/{paper.id}/acknowledge", {"version": rec.version}).status_code == 302
+        assert home_count(town, "papers") == ("/supervision/papers", 0)
+        listing = town.get("/supervision/papers").get_data(as_text=True)
+        assert f'<a href="/supervision/papers/{paper.id}">1 / 1</a>' in listing

@@ -188,3 +188,32 @@ def test_batches(app, monkeypatch, n):
     r = sweep_on(date(2026, 3, 23))
     assert (r.overdue, r.reminded) == (n, n)
     assert all(len(events(p)) == 1 for p in ps)
+
+
+def test_every_per_unit_count_links_to_the_problems_behind_it(app, login_as):
+    import re
+
+    late = with_deadline(date(2026, 3, 20))  # 催办 and 通报 by 30 March
+    early = with_deadline(date(2026, 3, 26))  # 催办 only
+    sweep_on(date(2026, 3, 30))
+    unit_id = late.lead_unit_id
+    with at(date(2026, 3, 30)):
+        b = login_as("leader")
+        page = b.get("/supervision").get_data(as_text=True)
+        row = re.search(r"<tr>\s*<td>潘安湖街道</td>(.*?)</tr>", page, re.S).group(1)
+        counts = re.findall(r'<td class="num">(?:<a href="([^"]+)">)?(\d+)', row)
+        assert [n for _h, n in counts] == ["2", "2", "1"]
+        assert all(href for href, _n in counts)  # every count is a link
+        reminded, noticed = (href.replace("&amp;", "&") for href, _n in counts[1:])
+        assert reminded == f"/supervision/sent?unit={unit_id}&action=remind"
+        assert noticed == f"/supervision/sent?unit={unit_id}&action=notice"
+
+        listed = b.get(reminded).get_data(as_text=True)
+        # Newest first; sent in the same sweep: the later problem first.
+        assert re.findall(r'data-problem="([^"]+)"', listed) == [early.number, late.number]
+        assert "累计催办 2 次，涉及 2 个问题" in listed
+        listed = b.get(noticed).get_data(as_text=True)
+        assert re.findall(r'data-problem="([^"]+)"', listed) == [late.number]
+        assert "累计通报 1 次，涉及 1 个问题" in listed
+        assert b.get(f"/supervision/sent?unit={unit_id}&action=delete").status_code == 404
+        assert login_as("townlead").get(reminded).status_code == 403

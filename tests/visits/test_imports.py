@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from tests.cases import factories as f
 from tests.visits import factories as vf
 from webapp.core.extensions import db
-from webapp.core.jobs import Job, JobStatus, result_path
+from webapp.core.jobs import Job, JobStatus, read_result
 from webapp.visits.imports import ENTERPRISE_COLUMNS, HOUSEHOLD_COLUMNS
 from webapp.visits.models import Enterprise, Household
 
@@ -89,8 +89,7 @@ def test_errors_write_nothing_and_come_back_as_a_sheet(app, login_as):
     assert job.status == JobStatus.done and job.result["errors"] == 6 and "未导入任何数据" in job.result["summary"]
     assert count(app, Household) == 0
     with app.app_context():
-        path = result_path(db.session.get(Job, job.id))
-        wb = load_workbook(path, read_only=True)
+        wb = load_workbook(io.BytesIO(read_result(db.session.get(Job, job.id))), read_only=True)
         sheet = list(wb.worksheets[0].iter_rows(values_only=True))
         wb.close()
     reasons = {r[0]: r[1] for r in sheet[1:]}

@@ -2,6 +2,7 @@
 list of visits not linked to the register."""
 
 import io
+import re
 from datetime import date
 
 from openpyxl import load_workbook
@@ -9,7 +10,8 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from tests.cases import factories as f
-from tests.pdfcheck import assert_pdf
+from tests.conftest import travel_to
+from tests.pdfcheck import assert_pdf, page_texts
 from tests.visits import factories as vf
 from webapp.core.extensions import db
 from webapp.visits import operations as ops
@@ -56,8 +58,39 @@ def test_visit_record_and_village_ledger_pdfs(app, login_as):
     last = reader.pages[-1]
     assert float(last.mediabox.width) > float(last.mediabox.height)  # landscape
     text = last.extract_text()
-    assert "走访对象" in text  # the header repeated on the last page
     assert f"共 {report.pages} 页" in text.replace("\n", "")
+    # The header row on every page the ledger runs over, and no page with one row alone.
+    for page in page_texts(resp.data):
+        assert "走访对象" in page
+        assert len(re.findall(r"村民\d{2}", page)) >= 2
+
+
+def test_visit_records_are_numbered_from_the_campaign_s_start_across_years(app, login_as):
+    """The 走访记录表's number runs on from the campaign's first visit: it does not restart with
+    the year (unlike the per-year papers), and visits loaded in bulk join the same sequence."""
+    from webapp.core.numbering import CAMPAIGN, NumberSequence
+
+    with app.app_context():
+        with travel_to(date(2026, 12, 30)):
+            first = _unlinked("年末户", on=date(2026, 12, 30))
+            db.session.commit()
+        with travel_to(date(2027, 1, 4)):
+            second = _unlinked("年初户", on=date(2027, 1, 4))
+            db.session.commit()
+        # A visit written past record_visit (the demo's bulk load) is numbered after them.
+        loaded = Visit(visited_on=date(2027, 1, 5), village_id=first.village_id, town_id=first.town_id,
+                       work_group_id=first.work_group_id, household_kind=first.household_kind,
+                       household_name="批量户", visitors="甲", created_by_id=first.created_by_id)
+        db.session.add(loaded)
+        db.session.flush()
+        assert ops.number_visits() == 1 and ops.number_visits() == 0
+        db.session.commit()
+        assert (first.record_no, second.record_no, loaded.record_no) == (1, 2, 3)
+        assert db.session.get(NumberSequence, ("visit_record", CAMPAIGN)).last == 3
+        ids = (first.id, loaded.id)
+    b = login_as("office")
+    assert_pdf(b.client.get(f"/visits/{ids[0]}/record.pdf").data, ["贾走访记第000001号", "年末户"])
+    assert_pdf(b.client.get(f"/visits/{ids[1]}/record.pdf").data, ["贾走访记第000003号", "批量户"])
 
 
 def test_unlinked_list_match_and_link_by_hand(app, login_as):

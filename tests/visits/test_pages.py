@@ -226,12 +226,72 @@ def test_cadre_records_a_visit_from_my_households_and_home_counts_it(app, login_
     assert "本轮还有 0 户、1 家企业未走访" in b.get("/").get_data(as_text=True)
 
 
+def test_my_households_are_read_thirty_at_a_time_unvisited_first_and_searchable(app, login_as):
+    with app.app_context():
+        r = _round_now()
+        mine = [vf.household(f"P-{i:03d}", head=f"包户{i:03d}") for i in range(35)]
+        vf.visit(mine[3], clock.today())
+        vf.visit(mine[4], clock.today())
+        vf.household("Q-001", head="别人的户", cadre=f.make_user("cadre-mine2", "潘安湖街道工作组", Role.cadre).username)
+        db.session.commit()
+        ids = [h.id for h in mine]
+        others = db.session.scalar(select(Household.id).where(Household.head_name == "别人的户"))
+        assert r is not None
+    b = login_as("cadre")
+    first = b.get("/visits/mine").get_data(as_text=True)
+    shown = [f"包户{i:03d}" for i in range(35) if f"包户{i:03d}" in first]
+    # The 33 not yet visited, in 户号 order, thirty on the first page; the visited two are not among them.
+    assert shown == [f"包户{i:03d}" for i in (0, 1, 2, *range(5, 32))]
+    assert "别人的户" not in first and ">33</span>" in first and ">2</span>" in first
+    assert f"after={ids[31]}" in first and "加载更多" in first
+    more = b.get(f"/visits/mine?kind=households&state=unvisited&after={ids[31]}", headers={"HX-Request": "true"})
+    text = more.get_data(as_text=True)
+    assert [f"包户{i:03d}" for i in range(35) if f"包户{i:03d}" in text] == ["包户032", "包户033", "包户034"]
+    assert "加载更多" not in text and "<html" not in text
+    visited = b.get("/visits/mine?state=visited").get_data(as_text=True)
+    assert "包户003" in visited and "包户004" in visited and "包户000" not in visited
+    found = b.get("/visits/mine?state=all&q=包户017").get_data(as_text=True)
+    assert "包户017" in found and "包户016" not in found and "未走访" in found
+    assert "没有找到" in b.get("/visits/mine?q=别人的户").get_data(as_text=True)
+    # Another cadre's entry as the page's anchor is ignored: the first page again.
+    assert "包户000" in b.get(f"/visits/mine?after={others}").get_data(as_text=True)
+
+
+def test_my_households_say_when_every_one_is_visited(app, login_as):
+    with app.app_context():
+        _round_now()
+        vf.visit(vf.household("D-1", head="都走过"), clock.today())
+        db.session.commit()
+    page = login_as("cadre").get("/visits/mine").get_data(as_text=True)
+    assert "本轮包联对象都已走访" in page and "都走过" not in page
+
+
 def test_home_panel_absent_without_a_round(app, login_as):
     with app.app_context():
         vf.household("H-1")
         db.session.commit()
         assert db.session.scalar(select(func.count()).select_from(VisitRound)) == 0
     assert "未走访" not in login_as("cadre").get("/").get_data(as_text=True)
+
+
+def test_office_home_names_the_towns_furthest_behind_and_a_group_lead_its_cadres(app, login_as):
+    with app.app_context():
+        r = _round_now()
+        done = vf.household("HB-1", head="走过的户")  # 权台村, 潘安湖街道: 1 of 2 visited
+        vf.household("HB-2", head="没走的户")
+        vf.visit(done, clock.today())
+        vf.household("HB-3", head="房上甲", village="房上村")  # 青山泉镇: 0 of 2
+        vf.household("HB-4", head="房上乙", village="房上村")
+        db.session.commit()
+        rid, behind, ahead = r.id, f.unit("青山泉镇").id, f.unit("潘安湖街道").id
+        cadre = f.user("cadre").id
+    home = login_as("office").get("/").get_data(as_text=True)
+    assert "本轮还有 3 户、0 家企业未走访" in home and "进度靠后的镇（街道）" in home
+    assert home.index("青山泉镇") < home.index("潘安湖街道")  # 0% before 50%
+    assert f"/visits/coverage/uncovered?round={rid}&amp;by=town&amp;key={behind}" in home
+    assert f"key={ahead}" in home and "房上甲" not in home  # towns, not a sample of households
+    lead = login_as("grouplead").get("/").get_data(as_text=True)
+    assert "进度靠后的包户干部" in lead and f"by=cadre&amp;key={cadre}" in lead
 
 
 def test_dashboard_shows_coverage_by_town_with_the_uncovered_list_a_click_away(app, login_as):
@@ -247,3 +307,35 @@ def test_dashboard_shows_coverage_by_town_with_the_uncovered_list_a_click_away(a
     assert f"/visits/coverage/uncovered?round={rid}&amp;kind=households&amp;by=town&amp;key={town}" in page
     assert "看板乙" in login_as("townlead").get(f"/visits/coverage/uncovered?round={rid}").get_data(as_text=True)
     assert "走访覆盖 ·" not in login_as("dept").get("/stats").get_data(as_text=True)
+
+
+def test_a_towns_unvisited_list_reads_its_first_page_in_order(app, login_as):
+    """The town's open households come from the index in the list's order (village, 户号): the
+    first page is read, not the whole town sorted."""
+    import pytest
+    import sqlalchemy as sa
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the plan's words are SQLite's; PostgreSQL chooses by its statistics")
+    with app.app_context():
+        r = _round_now()
+        for i in range(3):
+            vf.household(f"T-{i}", head=f"镇里户{i}")
+        db.session.commit()
+        rid = r.id
+    b = login_as("town")
+    seen = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, parameters))
+
+    sa.event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        page = b.get(f"/visits/coverage/uncovered?round={rid}&by=district").get_data(as_text=True)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", keep)
+    assert "镇里户0" in page
+    ((sql, params),) = [(s, p) for s, p in seen if "FROM households" in s and "ORDER BY" in s]
+    with db.engine.connect() as conn:
+        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params))
+    assert "ix_households_town_open_number" in plan and "TEMP B-TREE" not in plan, plan

@@ -10,10 +10,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import request, session
-from flask_login import login_user, logout_user
+from flask import flash, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import login_url, login_user, logout_user
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import joinedload
 
 from ..core import audit, clock
 from ..core.extensions import db, login_manager
@@ -68,9 +70,13 @@ def attempt_login(username: str, password: str) -> LoginResult:
         audit.record("login.failure", obj=user, user=user, result="failure", detail={"reason": reason})
         throttle.record_failure(username, policy, user)
         return LoginResult(False)
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
+    # One UPDATE past the row's version (like the failure count above): the same account logging
+    # in from two places at once must not make one of them fail on a stale version.
+    db.session.execute(
+        update(User).where(User.id == user.id).values(failed_logins=0, locked_until=None, last_login_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(user)
     throttle.record_success(username)
     return LoginResult(True, user=user)
 
@@ -107,6 +113,16 @@ def end_session(user: User, reason: str = "logout") -> None:
     session.clear()
 
 
+@login_manager.unauthorized_handler
+def sign_in_first():
+    """Someone not signed in asks for a page: the site's own address goes straight to the login
+    form (a first visit is not a warning); any other page says why and returns there afterwards."""
+    if request.path == "/":
+        return redirect(url_for("accounts.login"))
+    flash(_("请先登录。"), "info")
+    return redirect(login_url("accounts.login", next_url=request.url))
+
+
 def session_expiry_reason(row: UserSession) -> str | None:
     """'idle' or 'absolute' when the session has timed out under the current policy."""
     policy = current_policy()
@@ -121,7 +137,8 @@ def session_expiry_reason(row: UserSession) -> str | None:
 @login_manager.user_loader
 def load_user(token: str) -> User | None:
     """Resolve the cookie's session token; end it when it has timed out."""
-    row = db.session.get(UserSession, token)
+    # The session and its user in one statement (every request starts here).
+    row = db.session.get(UserSession, token, options=[joinedload(UserSession.user)])
     if row is not None and row.ended_reason == "password":
         session["expired"] = "password"  # ended by a password change elsewhere: say so at login
     if row is None or row.ended_at is not None:

@@ -4,13 +4,15 @@ import enum
 from datetime import datetime
 from typing import ClassVar
 
+from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, select
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core import clock
 from ..core.extensions import db
+from ..core.pii import EncryptedString
 from ..core.types import UTCDateTime
 from ..org.models import Unit
 from .roles import Role
@@ -47,7 +49,7 @@ class User(UserMixin, db.Model):
     reset_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # TOTP second factor (accounts.totp): the shared secret, when enrolled, and the last time
     # step accepted (a code is never accepted twice).
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedString("totp_secret"))  # sealed (core.pii)
     totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
@@ -162,9 +164,11 @@ class SecurityPolicy(db.Model):
 
 
 def current_policy() -> SecurityPolicy:
-    """The policy row; an unsaved default when the table is still empty."""
-    policy = db.session.scalar(select(SecurityPolicy).where(SecurityPolicy.id == 1))
-    return policy or SecurityPolicy(
+    """The policy row; an unsaved default when the table is still empty. Read once per request
+    (kept in ``flask.g``: the session's identity map holds it only while someone refers to it)."""
+    if has_request_context() and "_huiyin_policy" in g:
+        return g._huiyin_policy
+    policy = db.session.get(SecurityPolicy, 1) or SecurityPolicy(
         id=1,
         min_length=10,
         min_classes=3,
@@ -176,3 +180,6 @@ def current_policy() -> SecurityPolicy:
         absolute_hours=12,
         totp_roles="",
     )
+    if has_request_context():
+        g._huiyin_policy = policy
+    return policy

@@ -36,7 +36,11 @@ ACCOUNT_WIDE_MAX_DELAY = 60
 ADDRESS_BURST = 20
 GENERATION_SECONDS = 30 * 24 * 3600  # longer than any window  # failures from one address, over any accounts, that make a burst
 
-limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")
+# No storage here: a URI given to the constructor would win over RATELIMIT_STORAGE_URI, and every
+# process would count alone. ``init_app`` sets the app's (memory:// when none is configured).
+# A moving window, fixed here: the limiter keeps the first strategy it is given for the life of the
+# process, and a fixed window would let a guesser try twice the limit across a minute boundary.
+limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="moving-window")
 
 
 def init_app(app) -> None:

@@ -193,6 +193,9 @@ def _after_flush(session, _context) -> None:
     ids = set()
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Problem):
+            # A problem "dirty" only because a timeline entry joined its collection counts the same.
+            if obj in session.dirty and not session.is_modified(obj, include_collections=False):
+                continue
             ids.add(obj.id)
         elif isinstance(obj, AssignmentUnit):
             ids.add(obj.problem_id)

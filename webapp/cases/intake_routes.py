@@ -6,10 +6,9 @@
 The visit form that registers problems lives with the visits (``visits.intake_routes``).
 """
 
-import io
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, request, send_file
+from flask import Blueprint, abort, current_app, request
 from flask_login import current_user
 
 from ..accounts.gates import roles_required
@@ -57,14 +56,6 @@ def _visible_attachment(attachment_id: int) -> Attachment:
     return att
 
 
-def _private_file(data: bytes, *, mimetype: str, name: str, etag: str, download: bool = False):
-    """A resident's file: never kept by a cache, never sniffed into another type."""
-    response = send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=download, download_name=name,
-                         etag=etag, conditional=True, max_age=0)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
 
 @bp.get("/attachments/<int:attachment_id>")
 @casework
@@ -72,17 +63,20 @@ def attachment(attachment_id: int):
     """A photo or document, only to those who may see its problem (404 for everyone else)."""
     att = _visible_attachment(attachment_id)
     try:
-        path = uploads.path_of(att.stored_name)
+        data = uploads.read_bytes(att.stored_name)
     except ValueError:
         abort(404)
-    if not path.is_file():
+    except FileNotFoundError:
         current_app.logger.error("attachment %s: file %s is missing", att.id, att.stored_name)
         abort(404)
     ext = Path(att.stored_name).suffix
     name = att.filename if att.filename.lower().endswith(ext) else f"{Path(att.filename).stem}{ext}"
-    # Read whole (at most PHOTO_MAX_BYTES): no file handle outlives the request, whoever forgets
-    # to close the response; the stored SHA-256 is the ETag.
-    return _private_file(path.read_bytes(), mimetype=att.mime, name=name, etag=att.sha256)
+    # Read whole (at most PHOTO_MAX_BYTES), from whichever store holds it: no file handle
+    # outlives the request, whoever forgets to close the response; the stored SHA-256 is the ETag.
+    # Only photos are shown in the page; a PDF (or anything else) is handed over as a download,
+    # never opened by the browser's viewer.
+    inline = att.mime.startswith("image/")
+    return uploads.private_file(data, mimetype=att.mime, name=name, etag=att.sha256, download=not inline)
 
 
 @bp.get("/attachments/<int:attachment_id>/thumb")
@@ -93,10 +87,8 @@ def thumbnail(attachment_id: int):
     if not att.mime.startswith("image/"):
         abort(404)
     try:
-        path = uploads.path_of(uploads.thumbnail_name(att.stored_name))
-        if not path.is_file():
-            path = uploads.write_thumbnail(att.stored_name, uploads.path_of(att.stored_name).read_bytes())
+        data = uploads.thumbnail_of(att.stored_name)
     except (ValueError, OSError, uploads.UploadRefused):
         abort(404)
-    return _private_file(path.read_bytes(), mimetype="image/jpeg", name=f"{Path(att.filename).stem}-缩略图.jpg",
+    return uploads.private_file(data, mimetype="image/jpeg", name=f"{Path(att.filename).stem}-缩略图.jpg",
                          etag=f"{att.sha256}-thumb")

@@ -18,14 +18,18 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
 from ..core import clock
 from ..core.extensions import db
+from ..core.pii import EncryptedString
 from ..core.types import UTCDateTime, enum_column
 from ..org.models import Unit
+from . import search
 from .workflow import Kind, Level, Status, Tier
 
 # Where a problem came from (``Problem.source``), as people say it.
@@ -42,6 +46,13 @@ class Category(db.Model):
     name: Mapped[str] = mapped_column(String(32), unique=True)
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+# The statuses of a problem awaiting its work group's triage (workflow.TRIAGE), likewise.
+TRIAGE_SQL = text("status IN ('registered', 'returned')")
+
+# The statuses of a problem being handled (workflow.HANDLING), as the partial index states them.
+OPEN_SQL = text("status IN ('accepted', 'assigned', 'cannot_solve_review', 'in_progress', 'plan_review', "
+                "'signoff_review')")
 
 
 class Problem(db.Model):
@@ -71,6 +82,12 @@ class Problem(db.Model):
         Index("ix_problems_status_deadline_id", "status", "deadline", "id"),
         Index("ix_problems_registrar_deadline", "registered_by_id", "deadline", "id"),
         Index("ix_problems_group_deadline", "work_group_id", "deadline", "id"),
+        # 已超期 / 即将到期: the deadlines of open problems only (cases.queries.open_problem).
+        Index("ix_problems_open_deadline", "deadline", "id", sqlite_where=OPEN_SQL, postgresql_where=OPEN_SQL),
+        # A group lead's 待研判: their group's problems awaiting triage only (cases.queries.awaiting_triage),
+        # so the page never walks the group's problems of other statuses.
+        Index("ix_problems_triage_group_deadline", "work_group_id", "deadline", "id",
+              sqlite_where=TRIAGE_SQL, postgresql_where=TRIAGE_SQL),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -84,12 +101,19 @@ class Problem(db.Model):
     village_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     town_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     resident_name: Mapped[str] = mapped_column(String(64))
-    resident_phone: Mapped[str] = mapped_column(String(20), default="")
-    resident_id_number: Mapped[str | None] = mapped_column(String(18))
+    # Sealed at rest (core.pii); exact search through the keyed blind indexes beside them.
+    resident_phone: Mapped[str] = mapped_column(EncryptedString("resident_phone", index="resident_phone_index"),
+                                                default="")
+    resident_id_number: Mapped[str | None] = mapped_column(
+        EncryptedString("resident_id_number", index="resident_id_index"))
+    resident_phone_index: Mapped[str | None] = mapped_column(String(32), index=True)
+    resident_id_index: Mapped[str | None] = mapped_column(String(32), index=True)
     household_name: Mapped[str] = mapped_column(String(64), default="")
     address: Mapped[str] = mapped_column(String(255), default="")
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
     title: Mapped[str] = mapped_column(String(80))
+    # The words the search finds the problem by (``cases.search``), kept by the write path.
+    search_terms: Mapped[str] = mapped_column(Text, default="")
     description: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16), default="visit")
     status: Mapped[Status] = mapped_column(enum_column(Status), default=Status.registered, index=True)
@@ -309,3 +333,10 @@ class ProblemEvent(db.Model):
     problem: Mapped[Problem] = relationship(back_populates="events")
     user: Mapped[User | None] = relationship()
     unit: Mapped[Unit | None] = relationship()
+
+
+@event.listens_for(Problem, "before_insert")
+@event.listens_for(Problem, "before_update")
+def _keep_search_terms(_mapper, _connection, problem: Problem) -> None:
+    """The search's words follow the title, the names and the number (``cases.search``)."""
+    problem.search_terms = search.problem_terms(problem)

@@ -7,7 +7,7 @@ flushes, never commits). Views commit once.
 
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -69,16 +69,19 @@ def on_event(listener):
     return listener
 
 
-def append_event(problem: Problem, user, action: str, before, note: str | None = None, *, public=False, detail=None):
-    """A timeline entry for a change of status (from ``before`` to the problem's status now), audited."""
+def append_event(problem: Problem, user, action: str, before, note: str | None = None, *, public=False, detail=None,
+                 at: datetime | None = None):
+    """A timeline entry for a change of status (from ``before`` to the problem's status now), audited.
+
+    ``at`` is when it happened, if not now (a historical ledger's date); the audit keeps its own time."""
     event = ProblemEvent(
-        problem=problem, created_at=clock.now(), user_id=user.id, unit_id=user.unit_id,
+        problem=problem, created_at=at or clock.now(), user_id=user.id, unit_id=user.unit_id,
         action=action, from_status=before, to_status=problem.status, note=note, is_public=public,
     )
     db.session.add(event)
     audit.record(f"problem.{action}", obj=problem, user=user, detail={
         "number": problem.number, "from": str(before) if before else None, "to": str(problem.status),
-        **(detail or {}),
+        **({"happened_at": at.isoformat()} if at is not None else {}), **(detail or {}),
     })
     for listener in EVENT_LISTENERS:
         listener(problem, event)
@@ -147,10 +150,17 @@ class ProblemInput:
     household_name: str = ""
 
 
-def register_problem(user, data: ProblemInput, *, visit=None,
-                     client_token: str | None = None, source: str = "visit") -> tuple[Problem, bool]:
-    """Register a problem (numbered, with a receipt number); idempotent per ``client_token``."""
-    if client_token:
+def register_problem(user, data: ProblemInput, *, visit=None, client_token: str | None = None,
+                     source: str = "visit", registered_at: datetime | None = None,
+                     note: str | None = None, detail: dict | None = None,
+                     fresh: bool = False) -> tuple[Problem, bool]:
+    """Register a problem (numbered, with a receipt number); idempotent per ``client_token``.
+
+    ``registered_at`` is the registration time when it is not now: a problem of a historical
+    走访台账 keeps its visit's date (in the statistics' periods too); ``note`` and ``detail`` say so
+    on the timeline and in the audit. ``fresh``: the caller looked the tokens up in bulk and no
+    problem carries this one."""
+    if client_token and not fresh:
         existing = db.session.scalar(select(Problem).where(Problem.client_token == client_token))
         if existing is not None:
             return existing, False
@@ -162,12 +172,27 @@ def register_problem(user, data: ProblemInput, *, visit=None,
         resident_name=data.resident_name, resident_phone=data.resident_phone or "",
         resident_id_number=data.resident_id_number or None, household_name=data.household_name or "",
         address=data.address or "", category=data.category, title=data.title, description=data.description,
-        source=source, status=Status.registered, registered_at=clock.now(), client_token=client_token,
+        source=source, status=Status.registered, registered_at=registered_at or clock.now(),
+        client_token=client_token,
     )
     db.session.add(problem)
     db.session.flush()
-    append_event(problem, user, "register", None, public=True)
+    append_event(problem, user, "register", None, note, public=True, detail=detail, at=registered_at)
     return problem, True
+
+
+def close_from_ledger(problem: Problem, user, *, result: str, closed_on: date) -> None:
+    """A problem of a historical 走访台账 that was handled and answered before the system: ended
+    (已办结) with the result and reply the ledger records, told on the public timeline. The
+    office only (``Action.ledger_close``); no reply is owed any more."""
+    before = problem.status
+    problem.status = check_transition(problem, Action.ledger_close, user, None, result)
+    at = datetime.combine(closed_on, time(12), clock.LOCAL_TZ)
+    problem.end_reason = result
+    problem.solved_at = problem.closed_at = problem.replied_at = at
+    problem.reply_due = None
+    append_event(problem, user, Action.ledger_close.value, before, note=result, public=True,
+                 detail={"closed_on": closed_on.isoformat(), "imported": True}, at=at)
 
 
 def add_attachment(problem: Problem, user, *, kind, filename: str, stored_name: str, mime: str,

@@ -12,11 +12,11 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.util import identity_key
 
 from ..accounts.roles import Role
-from ..core import clock
+from ..core import clock, pii
 from ..core.extensions import db
 from ..org.models import Unit
-from . import counts
-from .access import scope
+from . import counts, search
+from .access import UNIT_ROLES, scope
 from .deadlines import due_soon_cutoff
 from .models import Assignment, AssignmentUnit, Category, PartStatus, Problem
 from .workflow import HANDLING, OWES_REPLY, SOLVED, TRIAGE, Status, Tier
@@ -182,10 +182,23 @@ def parse_after(sort: str, text: str):
     return tuple(values)
 
 
+def open_problem():
+    """Problems being handled, with the statuses written into the statement (not bound): the
+    partial index of open problems' deadlines (``ix_problems_open_deadline``) is then usable,
+    so 已超期 and 即将到期 never walk the ended problems."""
+    return Problem.status.in_(bindparam("handling", sorted(s.value for s in HANDLING), expanding=True, literal_execute=True))
+
+
+def awaiting_triage():
+    """Problems awaiting triage, the statuses written into the statement like ``open_problem``:
+    the group lead's 待研判 then reads the partial index ``ix_problems_triage_group_deadline``."""
+    return Problem.status.in_(bindparam("triage", sorted(s.value for s in TRIAGE), expanding=True, literal_execute=True))
+
+
 def tab_conditions(user, today: date, soon: date) -> dict[str, object]:
     """The queue tabs of ``user``'s role, each a WHERE clause (shared by lists and counters)."""
-    overdue = and_(Problem.status.in_(HANDLING), Problem.deadline < today)
-    soon_c = and_(Problem.status.in_(HANDLING), Problem.deadline >= today, Problem.deadline <= soon)
+    overdue = and_(open_problem(), Problem.deadline < today)
+    soon_c = and_(open_problem(), Problem.deadline >= today, Problem.deadline <= soon)
     role = user.role
     # A reply (回音) is owed while ``reply_due`` is set (cleared by the reply).
     owes_reply = Problem.reply_due.isnot(None)
@@ -209,7 +222,7 @@ def tab_conditions(user, today: date, soon: date) -> dict[str, object]:
         return tabs
     if role == Role.group_lead:
         return {
-            "to_triage": Problem.status.in_(TRIAGE),
+            "to_triage": awaiting_triage(),
             "listed": Problem.status == Status.listed,
             "handling": Problem.status.in_(HANDLING),
             "to_verify": and_(Problem.status == Status.pending_verification,
@@ -238,8 +251,11 @@ def tab_conditions(user, today: date, soon: date) -> dict[str, object]:
 
 
 def _filtered(user, f: QueueFilter, today: date, soon: date):
-    conds = [scope(user)]
     tabs = tab_conditions(user, today, soon)
+    # A unit's 待签收 names the unit's own pending parts, which lie inside its scope (its current
+    # parts): repeating the wider scope would make the database read every current part of the
+    # unit (thousands for a busy town or the 12345 desk) instead of the pending ones.
+    conds = [] if f.tab == "to_sign" and user.role in UNIT_ROLES else [scope(user)]
     if f.tab in tabs:
         conds.append(tabs[f.tab])
     if f.status in STATUS_GROUPS:
@@ -259,11 +275,25 @@ def _filtered(user, f: QueueFilter, today: date, soon: date):
     if f.overdue:
         conds.append(and_(Problem.status.in_(HANDLING), Problem.deadline < today))
     if f.q:
-        # autoescape: a typed "%" or "_" is searched for, not used as a wildcard.
-        conds.append(or_(*(col.contains(f.q, autoescape=True) for col in (
-                             Problem.number, Problem.title, Problem.resident_name, Problem.household_name)),
-                         Problem.receipt_no == f.q.upper()))
+        # By number or receipt number (their unique indexes), else by the search's index of words
+        # (two characters of the title or a name, pinyin, the number's digits): ``cases.search``.
+        # Phone and ID numbers are sealed (core.pii): found only whole, through their blind indexes.
+        cond = search.condition(db.session, Problem, f.q)
+        sealed = pii_matches(f.q)
+        if sealed:
+            cond = or_(cond, Problem.id.in_(select(Problem.id).where(or_(*sealed))))
+        conds.append(cond)
     return conds
+
+
+def pii_matches(q: str) -> list:
+    """Exact matches of a whole phone or ID number typed into the search (none for other text)."""
+    out = []
+    if pii.looks_like_phone(q):
+        out.append(Problem.resident_phone_index == pii.blind_index(q, "phone"))
+    if pii.looks_like_id_number(q):
+        out.append(Problem.resident_id_index == pii.blind_index(q, "id"))
+    return out
 
 
 @dataclass
@@ -354,8 +384,11 @@ def _references(items: list[Problem]) -> list:
     units = db.session.scalars(select(Unit).where(Unit.id.in_(unit_ids))).all()
     # The categories are few and usually already in the session (the filter's choices load them).
     held = db.session.identity_map
-    missing = {p.category_id for p in items if identity_key(Category, p.category_id) not in held}
-    categories = db.session.scalars(select(Category).where(Category.id.in_(missing))).all() if missing else []
+    wanted = {p.category_id for p in items}
+    categories = [c for c in (held.get(identity_key(Category, i)) for i in wanted) if c is not None]
+    missing = wanted - {c.id for c in categories}
+    if missing:
+        categories += db.session.scalars(select(Category).where(Category.id.in_(missing))).all()
     return [*units, *categories]
 
 

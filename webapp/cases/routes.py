@@ -76,6 +76,12 @@ class Row:
     limit: object = None
     limit_left: TimeLeft | None = None
     sign_for_left: TimeLeft | None = None
+    # What a card prints, resolved once per page (``_cards``) rather than through the ORM's
+    # relationship loading and url building for every card.
+    url: str = ""
+    place: str = ""
+    category: str = ""
+    lead: str = ""
 
 
 def _row(user, problem: Problem, now: datetime) -> Row:
@@ -116,14 +122,31 @@ def _queue_context(f: QueueFilter, *, choices: bool = True) -> dict:
     filter_choices = FilterChoices() if choices else None
     counts, total = queries.counters_and_total(current_user)
     page = queries.queue(current_user, f, counters=counts, scope_total=total)
-    now = clock.now()
     return {
         "f": f,
         "page": page,
-        "rows": [_row(current_user, p, now) for p in page.items],
+        "rows": _cards(page),
         "tabs": _tabs(counts),
         "choices": filter_choices,
     }
+
+
+def _cards(page) -> list[Row]:
+    """The page's rows with the names and the link each card prints: the units and categories
+    come from the page's references (``queries._references``) by id, the link from one built
+    address — no per-card relationship loads or url building."""
+    now = clock.now()
+    names = {(type(ref).__name__, ref.id): ref.name for ref in page.refs}
+    base = url_for("cases.detail", problem_id=1)[:-1]  # "/cases/"
+    rows = []
+    for p in page.items:
+        row = _row(current_user, p, now)
+        row.url = f"{base}{p.id}"
+        row.place = f"{names.get(('Unit', p.village_id), '')} · {names.get(('Unit', p.town_id), '')}"
+        row.category = names.get(("Category", p.category_id), "")
+        row.lead = names.get(("Unit", p.lead_unit_id), "") if p.lead_unit_id else ""
+        rows.append(row)
+    return rows
 
 
 @bp.get("")

@@ -83,9 +83,11 @@ class Suggestion:
         return self.status.label
 
 
-def _candidates(village: Unit, *, same_town: bool):
+def _candidates(village: Unit, *, same_town: bool, exclude: int | None = None):
     town = aliased(Unit)
     where = Problem.town_id == village.parent_id if same_town else Problem.town_id != village.parent_id
+    if exclude is not None:
+        where = where & (Problem.id != exclude)
     return db.session.execute(
         select(Problem.id, Problem.number, Problem.title, Problem.description, Problem.status,
                Problem.village_id, Unit.name, town.name)
@@ -97,15 +99,17 @@ def _candidates(village: Unit, *, same_town: bool):
 
 
 def similar_open_problems(village: Unit, title: str, description: str = "", *,
-                          limit: int = LIMIT, threshold: float = THRESHOLD) -> list[Suggestion]:
+                          limit: int = LIMIT, threshold: float = THRESHOLD,
+                          exclude: int | None = None) -> list[Suggestion]:
     """Up to ``limit`` open problems of the district that read like ``title``/``description``:
-    those of ``village``'s town first, then the other towns'."""
+    those of ``village``'s town first, then the other towns'. ``exclude``: the problem being
+    triaged (which reads exactly like itself)."""
     if len(normalise(title) + normalise(description)) < MIN_QUERY_CHARS or village.parent_id is None:
         return []
     found = []
     for same_town in (True, False):
         for pid, number, ptitle, pdesc, status, village_id, village_name, town_name in _candidates(
-                village, same_town=same_town):
+                village, same_town=same_town, exclude=exclude):
             s = score(title, description, ptitle, pdesc)
             if s >= threshold:
                 found.append(Suggestion(pid, number, ptitle, Status(status), village_name,

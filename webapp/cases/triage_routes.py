@@ -39,6 +39,7 @@ from .models import (
     Problem,
     ProblemEvent,
 )
+from .similar import similar_open_problems
 from .triage_forms import (
     BatchForm,
     DepartmentsForm,
@@ -114,6 +115,20 @@ def merge_candidates(problem: Problem, user, limit: int = 30) -> list[Problem]:
             Problem.status.notin_(list(ENDED)),
         ).order_by(Problem.registered_at.desc()).limit(limit)
     ).all()
+
+
+def likely_duplicates(problem: Problem, user) -> list[tuple]:
+    """Open problems of the district that read like this one (``similar``: the town's first), each
+    with its page's address when the user sees it (only those may be opened or merged into)."""
+    if problem.village is None:
+        return []
+    found = similar_open_problems(problem.village, problem.title or "", problem.description or "",
+                                  exclude=problem.id)
+    if not found:
+        return []
+    visible = set(db.session.scalars(select(Problem.id).where(
+        Problem.id.in_([s.id for s in found]), scope(user))))
+    return [(s, _problem_url(s.id) if s.id in visible else None) for s in found]
 
 
 def find_problem_by_number(text: str, user, year: int) -> Problem | None:
@@ -206,7 +221,9 @@ def triage_page(problem: Problem, *, form: TriageForm | None = None, merge_form:
     else:
         form.load_choices(problem)
     form.ensure_token()
-    merge_form = merge_form or MergeForm(formdata=None, data=fresh)
+    if merge_form is None:
+        # "合并到此问题" from a likely duplicate opens the merge form with its number filled in.
+        merge_form = MergeForm(formdata=None, data={**fresh, "into": request.args.get("into", "")[:40]})
     merge_form.ensure_token()
     not_accept_form = not_accept_form or NotAcceptForm(formdata=None, data=fresh)
     not_accept_form.ensure_token()
@@ -233,6 +250,7 @@ def triage_page(problem: Problem, *, form: TriageForm | None = None, merge_form:
         "returned": returned,
         "attachments": [(a, _attachment_url(a)) for a in problem.attachments],
         "candidates": merge_candidates(problem, user) if "merge" in sections else [],
+        "duplicates": likely_duplicates(problem, user) if problem.status in TRIAGE else [],
         "problem_url": _problem_url(problem.id),
         "error": error,
         "unsaved": unsaved or [],

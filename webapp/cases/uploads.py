@@ -5,8 +5,9 @@ content type: JPEG, PNG or PDF, at most ``PHOTO_MAX_BYTES`` (default 10 MB) each
 decoded and re-encoded (Pillow): the camera's orientation applied, and every piece of metadata —
 the EXIF GPS position of a resident's home above all — dropped; a small JPEG thumbnail is kept
 beside each. A PDF with scripts, automatic actions or embedded files is refused. Files live
-under ``app.config["UPLOAD_DIR"]`` with random names (two-level fan-out), readable by the app's
-user only (0600, folders 0700), and their SHA-256 is recorded. The caller writes files only after every check passed and removes them again when the
+in the configured store (:mod:`webapp.core.storage`: ``UPLOAD_DIR``, readable by the app's user
+only — 0600, folders 0700 — or an S3-compatible bucket) with random names (two-level fan-out),
+and their SHA-256 is recorded. The caller writes files only after every check passed and removes them again when the
 transaction fails (:func:`remove`), so that no file outlives a rolled-back row.
 """
 
@@ -21,13 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import filetype
-from flask import current_app
+from flask import current_app, send_file
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 from pypdf.generic import DictionaryObject, IndirectObject
 from werkzeug.datastructures import FileStorage
+
+from ..core import storage
+from ..core.storage import LocalStorage
 
 # What may be uploaded: the detected kind → (MIME type served back, stored extension).
 ALLOWED = {
@@ -38,7 +42,6 @@ ALLOWED = {
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 MAX_FILES_PER_PROBLEM = 9
 _HEAD = 261  # bytes filetype needs to recognise every kind it knows
-_CHUNK = 64 * 1024
 MAX_PIXELS = 50_000_000  # a 50-megapixel photo is already more than any phone takes
 THUMB_SIZE = (320, 320)
 # PDF names that run something or carry another file: scripts, actions on opening or on a page
@@ -231,12 +234,10 @@ def new_stored_name(extension: str) -> str:
 
 
 def path_of(stored_name: str) -> Path:
-    """The file's path; refuses names that would leave the upload folder."""
-    base = upload_dir().resolve()
-    path = (base / stored_name).resolve()
-    if base not in path.parents:
-        raise ValueError("stored name outside the upload folder")
-    return path
+    """The file's path in a local upload folder; refuses names that would leave it.
+
+    Only for the local backend (tests, tools): the app itself reads through :func:`read_bytes`."""
+    return LocalStorage(upload_dir()).path(stored_name)
 
 
 def thumbnail_name(stored_name: str) -> str:
@@ -244,58 +245,76 @@ def thumbnail_name(stored_name: str) -> str:
     return f"{stored_name.rsplit('.', 1)[0]}.thumb.jpg"
 
 
-def _private_dir(path: Path) -> None:
-    base = upload_dir()
-    base.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+def read_bytes(stored_name: str) -> bytes:
+    """A stored file's bytes, from whichever store is configured (``FileNotFoundError`` when gone)."""
+    return storage.current().get(stored_name)
 
 
-def _open_private(path: Path):
-    """A new file only the app's user may read (0600, whatever the umask)."""
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+def stored_thumbnail(stored_name: str) -> bytes | None:
+    """A stored photo's thumbnail JPEG (made now for photos stored before thumbnails were kept);
+    None when the file is gone or is not a readable picture."""
+    try:
+        return thumbnail_of(stored_name)
+    except (ValueError, OSError, UploadRefused):
+        return None
 
 
-def write_thumbnail(stored_name: str, data: bytes) -> Path:
-    """Make (or remake) the thumbnail of a stored photo."""
-    path = path_of(thumbnail_name(stored_name))
-    _private_dir(path.parent)
-    path.unlink(missing_ok=True)
-    with _open_private(path) as out:
-        out.write(thumbnail_bytes(data))
-    return path
+def write_thumbnail(stored_name: str, data: bytes) -> bytes:
+    """Make (or remake) the thumbnail of a stored photo; returns its bytes."""
+    thumb = thumbnail_bytes(data)
+    storage.current().put(thumbnail_name(stored_name), thumb, overwrite=True, content_type="image/jpeg")
+    return thumb
+
+
+def thumbnail_of(stored_name: str) -> bytes:
+    """A photo's thumbnail, made on first request for photos stored before thumbnails were kept."""
+    try:
+        return storage.current().get(thumbnail_name(stored_name))
+    except FileNotFoundError:
+        return write_thumbnail(stored_name, read_bytes(stored_name))
 
 
 def store(checked: Checked) -> Stored:
     """Write the file under a new random name (never overwriting) and hash it on the way."""
     stored_name = new_stored_name(checked.extension)
-    path = path_of(stored_name)
-    _private_dir(path.parent)
-    digest = hashlib.sha256()
-    size = 0
-    stream = io.BytesIO(checked.data) if checked.data is not None else checked.storage.stream
-    stream.seek(0)
+    store_ = storage.current()
+    if checked.data is not None:
+        data = checked.data
+    else:
+        stream = checked.storage.stream
+        stream.seek(0)
+        data = stream.read()
+    digest = hashlib.sha256(data).hexdigest()
     try:
-        with _open_private(path) as out:
-            while chunk := stream.read(_CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-            out.flush()
-            os.fsync(out.fileno())
+        size = store_.put(stored_name, data, content_type=checked.mime)
         if checked.data is not None:
             write_thumbnail(stored_name, checked.data)
     except BaseException:
-        path.unlink(missing_ok=True)
-        path_of(thumbnail_name(stored_name)).unlink(missing_ok=True)
+        _remove_one(stored_name)
         raise
-    return Stored(stored_name=stored_name, sha256=digest.hexdigest(), size=size)
+    return Stored(stored_name=stored_name, sha256=digest, size=size)
+
+
+def _remove_one(name: str) -> None:
+    store_ = storage.current()
+    store_.delete(name)
+    store_.delete(thumbnail_name(name))
 
 
 def remove(stored_names) -> None:
     """Delete files written for a transaction that did not commit."""
     for name in stored_names:
         try:
-            path_of(name).unlink(missing_ok=True)
-            path_of(thumbnail_name(name)).unlink(missing_ok=True)
-        except (OSError, ValueError):
+            _remove_one(name)
+        except Exception:
             current_app.logger.exception("could not remove upload %s", name)
+
+
+def private_file(data: bytes, *, mimetype: str, name: str, etag: str, download: bool = False):
+    """A resident's file as a response: never kept by a cache, never sniffed into another type;
+    ``download`` hands it over as an attachment rather than for the browser to open."""
+    response = send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=download, download_name=name,
+                         etag=etag, conditional=True, max_age=0)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -98,6 +98,9 @@ class Action(enum.StrEnum):
     reject_verification = "reject_verification"
     reply = "reply"
     reply_reopen = "reply_reopen"
+    # A problem of the campaign's paper ledger from before the system, handled and answered
+    # then: imported as ended, with the result and reply the ledger records.
+    ledger_close = "ledger_close"
 
     @property
     def label(self):
@@ -131,6 +134,7 @@ ACTION_LABELS = {
     Action.reject_verification: _l("退回重办"),
     Action.reply: _l("记录回音"),
     Action.reply_reopen: _l("回音不满意，重新办理"),
+    Action.ledger_close: _l("按原走访台账办结（导入）"),
 }
 
 
@@ -215,10 +219,12 @@ TRANSITIONS |= {
     (S.not_accepted, A.reply): T(S.not_accepted, *REPLIER),
     (S.merged, A.reply): T(S.merged, *REPLIER),
     (S.cannot_solve, A.reply): T(S.cannot_solve, *REPLIER),
+    # Only the office's import of a historical ledger (``visits.visit_imports``); no screen offers it.
+    (S.registered, A.ledger_close): T(S.closed, {OFFICE}, {R.office}, needs_reason=True),
 }
 
-# The actions the screens implement (all of the table).
-IMPLEMENTED = frozenset(A)
+# The actions the screens implement (all of the table but the ledger import's).
+IMPLEMENTED = frozenset(A) - {A.ledger_close}
 
 
 def target_of(t: Transition, *, alternative: bool) -> Status:

@@ -181,7 +181,8 @@ def record(
     head.last_hash = ev.hash
     head.count = ev.seq
     head.seal = head_seal(head.count, head.last_event_id, head.last_hash)
-    db.session.flush()
+    # The head's update goes with the transaction's next flush (the next event's locking read
+    # of the head flushes it first, and the commit does): the row is already locked.
     return ev
 
 

@@ -2,14 +2,15 @@
 
 ``flask backup create`` writes one archive (``huiyin-backup-<UTC time>.tar.gz``, mode 0600, in a
 0700 folder): the database as SQLite's online backup (a consistent copy while the app runs) or
-PostgreSQL's ``pg_dump --format=custom``, every file under ``UPLOAD_DIR``, the anchor file, and a
+PostgreSQL's ``pg_dump --format=custom``, every stored upload (``UPLOAD_DIR`` or the S3 bucket, :mod:`.storage`), the anchor file, and a
 ``manifest.json`` with each member's SHA-256, each table's row count and the audit chain's head.
 
 ``flask backup restore`` checks every member against the manifest first, then loads the
 database (``pg_restore`` for PostgreSQL), the uploads and the anchor file into the configured
-places — an empty database and upload folder unless ``--force`` — and proves the result: the
+places — an empty database and upload store unless ``--force`` — and proves the result: the
 same row counts as the manifest, and an audit chain that verifies against the restored anchors
-(which needs the same ``AUDIT_HMAC_KEY``: keep it with the backups, apart from them).
+(which needs the same ``AUDIT_HMAC_KEY``, and ``PII_KEYS`` to read the sealed personal data: keep
+them with the backups, apart from them).
 """
 
 import hashlib
@@ -25,9 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import current_app
 
-from . import anchors, audit, clock
+from . import anchors, audit, clock, storage
 from .extensions import db
 
 MANIFEST = "manifest.json"
@@ -118,10 +118,16 @@ def create(dest_dir: str | Path) -> Path:
         members: dict[str, Path] = {}
         name = _dump_database(work)
         members[name] = work / name
-        uploads = Path(current_app.config["UPLOAD_DIR"])
-        if uploads.is_dir():
-            for path in sorted(p for p in uploads.rglob("*") if p.is_file()):
-                members["uploads/" + path.relative_to(uploads).as_posix()] = path
+        # Every stored file, from whichever store holds them (copied here first, so that an
+        # object store's files are in the archive just like a local folder's).
+        store = storage.current()
+        for stored in store.names():
+            path = work / "uploads" / stored
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(store.get(stored))
+            members["uploads/" + stored] = path
         anchor_file = anchors.anchor_path()
         if anchor_file.exists():
             members["audit-anchors.log"] = anchor_file
@@ -196,9 +202,9 @@ def restore(archive: str | Path, *, force: bool = False) -> RestoreReport:
     archive = Path(archive)
     if not archive.is_file():
         raise BackupError(f"no such file: {archive}")
-    uploads = Path(current_app.config["UPLOAD_DIR"])
-    if not force and uploads.is_dir() and any(uploads.iterdir()):
-        raise BackupError(f"the upload folder {uploads} is not empty (use --force to replace it)")
+    store = storage.current()
+    if not force and next(iter(store.names()), None) is not None:
+        raise BackupError(f"the upload store ({store.kind}) is not empty (use --force to replace it)")
     with tempfile.TemporaryDirectory(prefix="huiyin-restore-") as tmp:
         work = Path(tmp)
         manifest = _extract(archive, work)
@@ -206,15 +212,14 @@ def restore(archive: str | Path, *, force: bool = False) -> RestoreReport:
             _load_sqlite(work / SQLITE_MEMBER, force)
         else:
             _load_pg(work / PG_MEMBER, force)
-        if force and uploads.is_dir():
-            shutil.rmtree(uploads)
+        if force:
+            for stored in list(store.names()):
+                store.delete(stored)
         files = 0
         for name in manifest["files"]:
             if name.startswith("uploads/"):
-                target = uploads / name.removeprefix("uploads/")
-                target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                shutil.copyfile(work / name, target)
-                os.chmod(target, 0o600)
+                with open(work / name, "rb") as fh:
+                    store.put(name.removeprefix("uploads/"), fh, overwrite=True)
                 files += 1
         if "audit-anchors.log" in manifest["files"]:
             anchor_file = anchors.anchor_path()

@@ -213,3 +213,46 @@ class ActionForm(VersionedForm):
     def ensure_token(self) -> None:
         if not self.token.data:
             self.token.data = new_token()
+
+
+# ---------------------------------------------------------------- the error summary
+
+# Fields drawn as a group of inputs (radios, checkboxes): the summary links to the first option.
+_GROUPED = ("RadioField", "MultiCheckboxField")
+_UNSEEN = ("HiddenField", "CSRFTokenField")
+
+
+def error_items(forms, *, extra=(), id_suffix: str = "") -> list[tuple[str | None, str, str]]:
+    """Every field error of ``forms`` (a form, or several; None skipped) as (anchor id, label,
+    message), in the order the fields are drawn. Rows of a ``FieldList`` of sub-forms are named
+    by the form's ``entry_title(list_name, index)`` when it has one (e.g. "问题 2 · 联系电话").
+    Hidden fields are left out (their errors are shown above the form). ``id_suffix`` follows
+    ids a page made unique (``dept_lead-p5``). ``extra``: messages not tied to a field, first —
+    a string (anchor None), or (anchor id, message) to link to a block of the page."""
+    out: list[tuple[str | None, str, str]] = [
+        (m[0], "", str(m[1])) if isinstance(m, tuple) else (None, "", str(m)) for m in extra]
+    if not isinstance(forms, list | tuple):
+        forms = [forms]
+    for form in forms:
+        if form is not None:
+            _collect(form, form, "", id_suffix, out)
+    return out
+
+
+def _collect(root, form, prefix: str, id_suffix: str, out: list) -> None:
+    for f in form:
+        if f.type in _UNSEEN or not f.errors:
+            continue
+        if f.type == "FieldList":
+            for i, entry in enumerate(f.entries):
+                title = getattr(root, "entry_title", None)
+                name = str(title(f.short_name, i)) if title else f"{f.label.text} {i + 1}"
+                if entry.type == "FormField":
+                    _collect(root, entry.form, f"{name} · ", id_suffix, out)
+                else:
+                    out.extend((entry.id, name, str(e)) for e in entry.errors)
+            continue
+        anchor = f.id + (f"-{id_suffix}" if id_suffix else "")
+        if f.type in _GROUPED:
+            anchor += "-0" if f.type == "RadioField" else ""
+        out.extend((anchor, f"{prefix}{f.label.text}", str(e)) for e in f.errors)

@@ -16,7 +16,7 @@ For areas::
         for i, row in enumerate(rows, 1):
             ...
             run.progress(i, total)                   # written at most twice a second
-        stored = run.save_file("审计日志.xlsx", data)  # <JOBS_DIR>/, mode 0600
+        stored = run.save_file("审计日志.xlsx", data)  # the upload store, under jobs/
         run.on_finish(lambda: audit.record(...))     # written in the transaction marking it done
         return {"rows": total, **stored}             # the job's result (JSON)
 
@@ -36,6 +36,13 @@ On SQLite (one writer at a time) a job should read and compute, and write at the
 (``on_finish``) or in short transactions it commits itself: while its own transaction holds the
 write lock, ``progress`` is skipped rather than waited for.
 
+When a job ends (done or failed), the listeners registered with ``on_end`` run in the
+transaction that marks it so (areas above core — notifications — tell the owner; core never
+imports them)::
+
+    @jobs.on_end
+    def tell_owner(job: jobs.Job) -> None: ...
+
 Failures: ``raise JobError(_("…"))`` fails the job at once with that message (no retry). Any
 other exception is retried (``retries``, back-off); meanwhile the page says a retry is coming;
 after the last attempt the job fails with a general message and the traceback goes to the log.
@@ -44,7 +51,6 @@ Result files older than ``JOB_RESULT_DAYS`` are removed by ``expire_results`` (d
 
 import enum
 import logging
-import os
 import re
 import secrets
 import time
@@ -60,7 +66,7 @@ from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, Text, sel
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import audit, clock, tasks
+from . import audit, clock, storage, tasks
 from .db import BUSY_TIMEOUT_MS, writing
 from .extensions import db
 from .types import UTCDateTime
@@ -69,6 +75,7 @@ log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 0.5  # seconds between two progress writes of a running job
 LOCK_WAIT_MS = 200  # a progress write waits this long for a lock, then is skipped
+RESULTS = "jobs/"  # where result files live in the upload store
 FILE_NAME = re.compile(r"^\d+-[0-9a-f]{16}(\.[a-z0-9]{1,8})?$")
 FAILED = "后台任务出错，已自动重试仍未成功。请稍后重新发起；若仍不成功，请联系系统管理员。"
 
@@ -162,6 +169,24 @@ def kinds_private() -> list[str]:
     return sorted(code for code, k in KINDS.items() if not k.office_may_see)
 
 
+# -- listeners ------------------------------------------------------------------------------------
+
+_ON_END: dict[str, Callable[[Job], object]] = {}
+
+
+def on_end(listener: Callable[[Job], object]) -> Callable[[Job], object]:
+    """Register ``listener(job)``, called by ``finish`` and ``fail`` after the job's row is
+    written, in the same transaction (it flushes, never commits). Registering a function again
+    (same module and name) replaces it."""
+    _ON_END[f"{listener.__module__}.{listener.__qualname__}"] = listener
+    return listener
+
+
+def _ended(job: Job) -> None:
+    for listener in list(_ON_END.values()):
+        listener(job)
+
+
 # -- operations -----------------------------------------------------------------------------------
 
 
@@ -229,6 +254,7 @@ def finish(job_id: int, result: dict | None = None) -> Job:
     job.finished_at = clock.now()
     db.session.flush()
     audit.record("job.finished", obj=job, user=None, detail={"kind": job.kind, "result": result})
+    _ended(job)
     return job
 
 
@@ -241,6 +267,7 @@ def fail(job_id: int, message: str) -> Job:
     db.session.flush()
     audit.record("job.failed", obj=job, user=None, result="failure",
                  detail={"kind": job.kind, "error": job.error, "attempts": job.attempts})
+    _ended(job)
     return job
 
 
@@ -249,35 +276,45 @@ def expire_results(days: int | None = None) -> int:
     files no job points at any more; audited. Returns the number of jobs changed; flushes."""
     days = current_app.config["JOB_RESULT_DAYS"] if days is None else days
     cutoff = clock.now() - timedelta(days=days)
-    folder = results_dir()
+    store = storage.current()
     changed = []
     for job in db.session.scalars(select(Job).where(Job.status == JobStatus.done, Job.finished_at < cutoff)):
         if job.file is None:
             continue
-        (folder / job.file).unlink(missing_ok=True)
+        store.delete(RESULTS + job.file)
         job.result = {k: v for k, v in (job.result or {}).items() if k != "file"} | {"expired": True}
         changed.append(job.id)
     db.session.flush()
-    if folder.is_dir():  # files of jobs that failed after saving them
-        for path in folder.iterdir():
-            if path.is_file() and path.stat().st_mtime < cutoff.timestamp():
-                path.unlink(missing_ok=True)
+    # Files of jobs that failed after saving them, or whose job is gone: by the job's id in the name.
+    for name in list(store.names(RESULTS)):
+        match = re.match(r"(\d+)-", name.removeprefix(RESULTS))
+        job = db.session.get(Job, int(match.group(1))) if match else None
+        if job is None or (job.file != name.removeprefix(RESULTS) and job.finished_at is not None
+                           and job.finished_at < cutoff):
+            store.delete(name)
     if changed:
         audit.record("job.results_expired", object_type=Job.audit_type, user=None,
                      detail={"jobs": changed, "days": days})
     return len(changed)
 
 
-def results_dir() -> Path:
-    return Path(current_app.config["JOBS_DIR"])
-
-
-def result_path(job: Job) -> Path | None:
-    """Where the job's result file is, if it still exists."""
-    if job.status != JobStatus.done or job.file is None:
+def result_name(job: Job) -> str | None:
+    """The job's result file in the upload store (:mod:`.storage`), if it still exists."""
+    if job.status != JobStatus.done or job.file is None or not FILE_NAME.match(job.file):
         return None
-    path = results_dir() / job.file
-    return path if path.is_file() else None
+    name = RESULTS + job.file
+    return name if storage.current().exists(name) else None
+
+
+def read_result(job: Job) -> bytes | None:
+    """The job's result file's bytes, or None when there is none (any more)."""
+    name = result_name(job)
+    if name is None:
+        return None
+    try:
+        return storage.current().get(name)
+    except FileNotFoundError:
+        return None
 
 
 # -- running a job --------------------------------------------------------------------------------
@@ -316,16 +353,13 @@ class JobRun:
         return progress(self.job_id, done, total)
 
     def save_file(self, filename: str, data: bytes) -> dict:
-        """Keep ``data`` as the job's result file (mode 0600); returns what the result should
+        """Keep ``data`` as the job's result file, in the upload store under ``jobs/`` (any app
+        host serves it; 0600 in the local folder); returns what the result should
         say about it: ``{"file": stored name, "filename": the download's name, "size": …}``."""
-        folder = results_dir()
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         suffix = Path(filename).suffix.lower()
         suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
         stored = f"{self.job_id}-{secrets.token_hex(8)}{suffix}"
-        fd = os.open(folder / stored, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        storage.current().put(RESULTS + stored, data)
         return {"file": stored, "filename": filename, "size": len(data)}
 
     def on_finish(self, callback: Callable[[], object]) -> None:

@@ -45,6 +45,12 @@ class Period:
         """The period's number in its year (1–24): 第N期."""
         return (self.start.month - 1) * 2 + self.half
 
+    def number_from(self, first: date) -> int:
+        """The period's number counted from the half month holding ``first`` (that one is 1)."""
+        origin = Period.of(first)
+        months = (self.start.year - origin.start.year) * 12 + self.start.month - origin.start.month
+        return months * 2 + self.half - origin.half + 1
+
     @property
     def end_utc(self) -> datetime:
         """The last instant of the period: local midnight after ``end``, in UTC (exclusive)."""

@@ -15,9 +15,11 @@ from sqlalchemy import func, select
 
 from ..accounts.models import User
 from ..accounts.roles import Role
-from ..core import audit, clock
+from ..core import audit, clock, pii
 from ..core.extensions import db
 from ..org.models import TERRITORIAL, Unit, UnitKind, pinyin_initials, work_group_units
+from ..visits import counts as coverage_counts
+from ..visits import operations as visit_ops
 from ..visits.credit_code import check_char
 from ..visits.models import (
     AttentionMark,
@@ -60,6 +62,7 @@ def _ids(model, n: int) -> list[int]:
 
 def _insert(table, rows: list[dict]) -> None:
     conn = db.session.connection()
+    pii.with_blind_indexes(table, rows)
     for i in range(0, len(rows), BATCH):
         conn.execute(sa.insert(table), rows[i:i + BATCH])
 
@@ -205,10 +208,12 @@ def load_registers(seed: int = 2017, per_village: tuple[int, int] = (150, 320)) 
                     else VisitMode.enterprise, "met": "户主本人" if is_home else "企业负责人",
                     "follow_up": "", "unregistered_reason": ""})
     _insert(Visit.__table__, visits)
+    visit_ops.number_visits()  # their 走访记录表 numbers, from the campaign-wide counter
     if db.session.connection().dialect.name == "postgresql":
         for table in ("households", "enterprises", "visits", "visit_rounds"):
             db.session.connection().execute(sa.text(  # fixed table names, not input
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))  # noqa: S608
+    coverage_counts.rebuild()  # loaded in bulk, past the operations: count the coverage afresh
     counts = {"households": len(homes), "enterprises": len(firms), "visits": len(visits),
               "linked": len(linked_visits), "towns": len(town_ids)}
     audit.record(EVENT, detail=counts)

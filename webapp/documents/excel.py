@@ -6,6 +6,7 @@ validate all of them and report each bad one before committing anything.
 
 import io
 import re
+import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from urllib.parse import quote
 from flask import Response
 from flask_babel import gettext as _
 from openpyxl import Workbook, load_workbook
-from openpyxl.cell.cell import TYPE_STRING
+from openpyxl.cell.cell import TYPE_STRING, WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -52,6 +53,45 @@ def build_workbook(sheets: Sequence[Sheet]) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def stream_workbook(sheets: Sequence[Sheet]) -> bytes:
+    """The same workbook as ``build_workbook``, written in openpyxl's write-only mode: each row
+    goes to the file as it is read from ``rows`` (an iterator), so a long export never holds
+    every row in memory, only the finished file."""
+    wb = Workbook(write_only=True)
+    for sheet in sheets:
+        ws = wb.create_sheet(title=sheet.title[:31])
+        for i, header in enumerate(sheet.headers, start=1):
+            width = sheet.widths[i - 1] if i - 1 < len(sheet.widths) else max(10, len(str(header)) * 2 + 2)
+            ws.column_dimensions[get_column_letter(i)].width = width
+        ws.freeze_panes = "A2"
+        header_row = []
+        for header in sheet.headers:
+            cell = WriteOnlyCell(ws, value=str(header))
+            cell.font = Font(bold=True)
+            cell.fill = HEADER_FILL
+            cell.alignment = Alignment(vertical="center")
+            header_row.append(cell)
+        ws.append(header_row)
+        for row in sheet.rows:
+            ws.append([_inert_cell(ws, v) for v in row])
+    with tempfile.TemporaryFile() as spool:
+        wb.save(spool)
+        spool.seek(0)
+        return spool.read()
+
+
+def _inert_cell(ws, value):
+    """A cell for a write-only row: text a spreadsheet would read as a formula stays text."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_LEADS):
+        cell = WriteOnlyCell(ws)
+        cell._value = value  # the public setter would infer a formula again
+        cell.data_type = TYPE_STRING
+        return cell
+    return value
 
 
 def _append_inert(ws, values) -> None:

@@ -156,13 +156,14 @@ def render_document(template_name: str, /, **context) -> RenderedPdf:
     )
 
 
-def render_documents(parts: list[tuple[str, dict]]) -> RenderedPdf:
+def render_documents(parts: list[tuple[str, dict]], *, progress=None) -> RenderedPdf:
     """Render several print templates, each as its own document, into one PDF (a packet).
 
     ``parts``: ``(template_name, context)`` pairs, in order. Every part keeps its own page
     layout (the pages are put together after rendering). The same capture and strict rule as
     ``render_pdf``: with ``PDF_STRICT`` a warning raises ``PdfRenderError``; otherwise it is
-    logged and returned with the PDF.
+    logged and returned with the PDF. ``progress(done, total)``, when given, is called after
+    each part (a background job's progress bar).
     """
     from weasyprint import HTML
     from weasyprint.text.fonts import FontConfiguration
@@ -178,10 +179,12 @@ def render_documents(parts: list[tuple[str, dict]]) -> RenderedPdf:
     documents = []
     fonts = FontConfiguration()  # one font set-up shared by every part
     with capture_weasyprint_log() as warnings:
-        for name, ctx in parts:
+        for n, (name, ctx) in enumerate(parts, start=1):
             html = render_template(f"print/{name}.html", **{"cn_date": cn_date, **ctx})
             documents.append(HTML(string=html, base_url=root.as_uri() + "/", url_fetcher=fetcher)
                              .render(font_config=fonts))
+            if progress is not None:
+                progress(n, len(parts))
         pages = [page for document in documents for page in document.pages]
         data = documents[0].copy(pages).write_pdf()
     result = RenderedPdf(data=data, pages=len(pages), seconds=time.perf_counter() - started,

@@ -1,13 +1,18 @@
 """What the closure pages read: the evidence of each request, the task book in force with the
 files each step was marked done with, and why open steps may be signed off anyway."""
 
+import base64
+
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from ..cases import uploads
 from ..cases.actions import object_url
 from ..cases.models import Attachment, Problem, ProblemEvent
 from ..core import clock
 from ..core.extensions import db
+from ..documents.pdf import cn_date
 from .models import Closure, ClosureStatus, TaskBook, TaskStep
 from .queries import book_in_force
 
@@ -68,6 +73,34 @@ def steps_ctx(problem: Problem) -> dict:
     book, steps = steps_in_force(problem)
     return {"book": book, "steps": steps, "step_files": step_files(problem, steps),
             "today": clock.today()}
+
+
+def evidence_figures(groups: list[tuple[str, list[Attachment]]]) -> list[dict]:
+    """The evidence as the printed documents show it: each photo as its stored thumbnail (a
+    ``data:`` URI, so the PDF carries the picture) with a caption — the file's name, who sent it,
+    when, and the step (or the sign-off) it was sent with. Files that are not pictures (a PDF
+    scan) are listed by name with the same caption. ``groups`` pairs a label with its files."""
+    out = []
+    for label, files in groups:
+        for a in files:
+            thumb = uploads.stored_thumbnail(a.stored_name) if a.mime.startswith("image/") else None
+            when = clock.local(a.created_at)
+            out.append({
+                "n": len(out) + 1,
+                "name": a.filename,
+                "by": a.uploaded_by.full_name,
+                "when": _("%(day)s %(time)s", day=cn_date(when), time=when.strftime("%H:%M")),
+                "step": label,
+                "src": f"data:image/jpeg;base64,{base64.b64encode(thumb).decode()}" if thumb else None,
+            })
+    return out
+
+
+def step_groups(problem: Problem, steps: list[TaskStep]) -> list[tuple[str, list[Attachment]]]:
+    """Each done step's evidence, labelled 步骤N：title."""
+    files = step_files(problem, steps)
+    return [(_("步骤%(n)s：%(title)s", n=i, title=s.title), files[s.id])
+            for i, s in enumerate(steps, 1) if s.id in files]
 
 
 def step_reasons(form_data) -> dict[int, str]:

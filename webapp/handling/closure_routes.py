@@ -53,9 +53,12 @@ from .closure_reads import (
     attachment_url,
     closure_files,
     closures_of,
+    evidence_figures,
     reworks,
+    step_groups,
     step_reasons,
     steps_ctx,
+    steps_in_force,
 )
 from .models import Closure, ClosureKind, ClosureStatus, Reply
 from .queries import open_closure, open_parts
@@ -536,6 +539,8 @@ def report_context(problem: Problem, closure: Closure) -> dict:
         "completed_on": closure.completed_on,
         "files": [{"name": f.filename, "size": _size(f.size), "when": _when(f.created_at),
                    "by": f.uploaded_by.full_name} for f in files],
+        "evidence": evidence_figures([(_("销号佐证") if not cannot else _("情况说明附件"), files)]
+                                     + step_groups(problem, steps_in_force(problem)[1])),
         "no_evidence_reason": closure.no_evidence_reason,
         "open_parts_reason": closure.open_parts_reason,
         "requested_by": closure.requested_by.full_name,

@@ -41,6 +41,8 @@ REASON_MAX = 500
 MIN_DECISION_ROWS = 4
 MAX_DECISION_ROWS = MAX_STEPS
 INVITABLE = TERRITORIAL | {UnitKind.department, UnitKind.desk}
+# Convened here; a 调度会 is held on its agenda (supervision).
+CONVENED = (MeetingKind.consultation, MeetingKind.joint)
 
 
 class IdsField(MultiCheckboxField):
@@ -56,9 +58,9 @@ class IdsField(MultiCheckboxField):
 class ConveneForm(FlaskForm):
     """召集协商会/会办会: kind, title, local date and time, place, host, invited units, agenda."""
 
-    kind = RadioField(_l("会议类型"), choices=[SelectChoice(k.value, k.label) for k in MeetingKind],
+    kind = RadioField(_l("会议类型"), choices=[SelectChoice(k.value, k.label) for k in CONVENED],
                       validate_choice=False, default=MeetingKind.consultation.value,
-                      validators=[AnyOf([k.value for k in MeetingKind], message=_l("请选择协商会或会办会。"))])
+                      validators=[AnyOf([k.value for k in CONVENED], message=_l("请选择协商会或会办会。"))])
     title = StringField(_l("会议名称"), filters=[_strip], validators=[
         Needed(_l("请填写会议名称。")), Length(max=128, message=_l("会议名称最多 128 个字。"))])
     day = LocalDateField(_l("会议日期"), validators=[Filled(_l("请填写会议日期。"))])
@@ -106,7 +108,7 @@ class AttendanceEntry(Form):
 
     unit_id = IntegerField(widget=HiddenInput(), validators=[Optional()])
     attended = BooleanField(_l("出席"))
-    attendees = StringField(_l("参会人员"), filters=[_strip], validators=[
+    attendees = StringField(_l("参会人员（缺席的填缺席原因）"), filters=[_strip], validators=[
         Length(max=255, message=_l("参会人员最多 255 个字。"))])
 
 

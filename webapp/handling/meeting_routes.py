@@ -425,7 +425,7 @@ def minutes_context(meeting) -> dict:
         "host": meeting.host,
         "convener": meeting.convened_by_unit.name,
         "present": [{"unit": mu.unit.name, "attendees": mu.attendees} for mu in present],
-        "absent": [mu.unit.name for mu in absent],
+        "absent": [f"{mu.unit.name}（{mu.attendees}）" if mu.attendees else mu.unit.name for mu in absent],
         "agenda": [{"number": a.problem.number, "title": a.problem.title,
                     "lead": a.problem.lead_unit.name if a.problem.lead_unit else ""} for a in meeting.agenda],
         "summary": meeting.summary or "",

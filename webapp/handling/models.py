@@ -109,12 +109,14 @@ class TaskStep(db.Model):
 class MeetingKind(enum.StrEnum):
     consultation = "consultation"  # 协商会
     joint = "joint"  # 会办会
+    scheduling = "scheduling"  # 调度会 of a work group or the office, held on its agenda
 
     @property
     def label(self):
         from flask_babel import lazy_gettext as _l
 
-        return {MeetingKind.consultation: _l("协商会"), MeetingKind.joint: _l("会办会")}[self]
+        return {MeetingKind.consultation: _l("协商会"), MeetingKind.joint: _l("会办会"),
+                MeetingKind.scheduling: _l("调度会")}[self]
 
 
 class MeetingStatus(enum.StrEnum):

@@ -28,6 +28,7 @@ from ..core.extensions import db
 from ..core.render import render
 from ..documents.pdf import cn_date, pdf_response, render_pdf
 from . import operations as handling
+from .closure_reads import evidence_figures, step_groups
 from .models import BookStatus, TaskBook, TaskStep
 from .queries import book_in_force, book_under_review
 from .taskbook_forms import ReviewForm, StepRow, TaskBookForm, TickForm, padded, read_steps
@@ -479,6 +480,7 @@ def book_context(problem: Problem, book: TaskBook) -> dict:
         "status": book.status.value,
         "status_label": book_status_label(book),
         "closed": book.closed_at is not None,
+        "evidence": evidence_figures(step_groups(problem, list(book.steps))),
     }
 
 

@@ -16,8 +16,13 @@ or person, ``decided_on`` the day, never in the future). The rules:
   flags are linked too;
 * at least one problem or flag.
 
-Reading: the office and the leader see every record; the staff of a handling unit (handler,
-unit leader, desk) see the records against their own unit, read-only; nobody else any.
+A record may name persons as well (``parse_persons``: 姓名，职务，认定情形 — 虚假办结, 超时 …)
+and gets the decision's number when recorded (贾汪走访办问〔2026〕N号, per year).
+
+Reading: the record — its page, the list and the printed decision (``decision_context``) — is
+for the office, the leader and the audit admin alone (``READERS``); the leader and the audit
+admin read it without changing anything, and each print is audited. The unit held to account
+and its staff do not read it here: the measure reaches them through the decision itself.
 
 Writes flush and write the audit entry; the caller commits.
 """
@@ -31,20 +36,33 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import false, func, or_, select, true
 from sqlalchemy.orm import selectinload
 
-from ..accounts.roles import UNIT_ROLES, Role
+from ..accounts.roles import Role
 from ..cases.models import AssignmentUnit, Problem
 from ..core import audit, clock
 from ..core.extensions import db
-from ..core.numbering import NUMBER_FORMATS
+from ..core.numbering import NUMBER_FORMATS, next_number
 from ..handling.models import Closure
 from ..org.models import HANDLING, Unit, UnitKind
-from .models import AccountabilityRecord, Flag, FlagStatus, Measure
+from .models import AccountabilityPerson, AccountabilityRecord, Finding, Flag, FlagStatus, Measure
 
 ACCOUNTABLE_KINDS = HANDLING | {UnitKind.work_group}
 FACTS_MAX = 2000
 DECIDED_BY_MAX = 64
 MAX_PROBLEMS = 200
-SEE_ALL = frozenset({Role.office, Role.leader})
+# Who reads a record (page, list, printed decision, the persons it names): the office, the
+# leader and the audit admin; only the office records.
+READERS = (Role.office, Role.leader, Role.auditor)
+DECISION_READERS = READERS
+MAX_PERSONS = 50
+FINDING_LABELS = {
+    Finding.false_closure: _l("虚假办结"),
+    Finding.overdue: _l("超时"),
+    Finding.perfunctory: _l("敷衍应付"),
+    Finding.other: _l("其他"),
+}
+_FINDINGS_CN = {"虚假办结": Finding.false_closure, "超时": Finding.overdue, "敷衍应付": Finding.perfunctory,
+                "其他": Finding.other}
+_PERSON_FIELDS = re.compile(r"[,，、;；\t]+")
 
 # Separators between problem numbers: commas, 、, semicolons, blanks and new lines.
 _SEPARATORS = re.compile(r"[,，、;；\s]+")
@@ -73,11 +91,7 @@ class Resolved:
 
 def scope(user):
     """A WHERE clause limiting records to what ``user`` may read."""
-    if user.role in SEE_ALL:
-        return true()
-    if user.role in UNIT_ROLES:
-        return AccountabilityRecord.unit_id == user.unit_id
-    return false()
+    return true() if user.role in READERS else false()
 
 
 def get_or_404(record_id: int, user) -> AccountabilityRecord:
@@ -169,11 +183,68 @@ def resolve_numbers(text: str | None, unit: Unit | None) -> Resolved:
     return out
 
 
+def may_see_persons(user) -> bool:
+    return user.role in READERS
+
+
+def decision_or_404(record_id: int, user) -> AccountabilityRecord:
+    """The record for its printed decision: only ``DECISION_READERS`` (the routes' gate), who
+    read every record; anything else is 404."""
+    record = db.session.get(AccountabilityRecord, record_id) if user.role in DECISION_READERS else None
+    if record is None:
+        abort(404)
+    return record
+
+
+def decision_context(record: AccountabilityRecord, measure_label) -> dict:
+    """The printed 问责决定 (Chinese): number, unit, persons with their finding, facts, problems."""
+    return {
+        "issuer": "贾汪区“百千万”集中走访帮扶活动办公室", "doc_number": record.number or "",
+        "doc_title": "问责决定", "unit": record.unit.name, "measure": str(measure_label),
+        "facts": record.facts, "decided_on": record.decided_on, "decided_by": record.decided_by,
+        "persons": [{"name": p.name, "post": p.post, "finding": str(FINDING_LABELS[p.finding])}
+                    for p in record.persons],
+        "problems": [{"number": p.number, "title": p.title} for p in record.problems],
+    }
+
+
+@dataclass(frozen=True)
+class PersonInput:
+    name: str
+    post: str
+    finding: Finding
+
+
+def parse_persons(text: str | None) -> tuple[list[PersonInput], list[str]]:
+    """被问责人员, one a line: 姓名，职务，认定情形 (虚假办结/超时/敷衍应付/其他). The persons, and
+    a Chinese message for each line that is not right (its line number)."""
+    shown = {str(label): f for f, label in FINDING_LABELS.items()}
+    by_label = {**_FINDINGS_CN, **shown}  # typed in Chinese whatever the page's language
+    persons: list[PersonInput] = []
+    errors: list[str] = []
+    lines = [ln.strip() for ln in (text or "").splitlines()]
+    numbered = [(n, ln) for n, ln in enumerate(lines, 1) if ln]
+    if len(numbered) > MAX_PERSONS:
+        return [], [str(_l("一次最多记录 %(n)d 名人员。", n=MAX_PERSONS))]
+    for n, line in numbered:
+        parts = [p.strip() for p in _PERSON_FIELDS.split(line) if p.strip()]
+        if len(parts) != 3:
+            errors.append(str(_l("第 %(n)d 行：请按“姓名，职务，认定情形”填写。", n=n)))
+        elif parts[2] not in by_label:
+            errors.append(str(_l("第 %(n)d 行：认定情形须是%(k)s之一。", n=n, k="、".join(shown))))
+        elif len(parts[0]) > 32 or len(parts[1]) > 64:
+            errors.append(str(_l("第 %(n)d 行：姓名不超过32字，职务不超过64字。", n=n)))
+        else:
+            persons.append(PersonInput(parts[0], parts[1], by_label[parts[2]]))
+    return persons, errors
+
+
 # ---------------------------------------------------------------- write
 
 
 def create(user, *, unit: Unit | None, measure: Measure | str | None, facts: str | None,
-           decided_on: date | None, decided_by: str | None, problem_ids=(), flag_ids=()) -> AccountabilityRecord:
+           decided_on: date | None, decided_by: str | None, problem_ids=(), flag_ids=(),
+           persons: list[PersonInput] = ()) -> AccountabilityRecord:
     """记录问责 against ``unit``; links the problems and flags. Audited; flushes.
 
     Raises :class:`RecordInvalid` with every field's message at once.
@@ -229,14 +300,18 @@ def create(user, *, unit: Unit | None, measure: Measure | str | None, facts: str
     for f in flags:
         if f.problem_id is not None and f.problem_id not in linked:
             linked[f.problem_id] = f.problem
+    _y, _s, number = next_number("accountability")
     record = AccountabilityRecord(unit_id=unit.id, measure=measure, facts=facts, decided_on=decided_on,
-                                  decided_by=decided_by, recorded_by_id=user.id, recorded_at=clock.now())
+                                  decided_by=decided_by, recorded_by_id=user.id, recorded_at=clock.now(),
+                                  number=number)
     record.problems = [linked[i] for i in sorted(linked)]
     record.flags = list(flags)
+    record.persons = [AccountabilityPerson(name=p.name, post=p.post, finding=p.finding) for p in persons]
     db.session.add(record)
     db.session.flush()
     audit.record("integrity.accountability_recorded", obj=record, user=user, detail={
-        "unit_id": unit.id, "measure": measure.value, "decided_on": decided_on.isoformat(),
+        "number": number, "unit_id": unit.id, "measure": measure.value, "decided_on": decided_on.isoformat(),
         "decided_by": decided_by, "problems": sorted(linked), "flags": [f.id for f in flags],
+        "persons": [{"name": p.name, "post": p.post, "finding": p.finding.value} for p in persons],
     })
     return record

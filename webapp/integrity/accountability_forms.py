@@ -49,6 +49,7 @@ class RecordForm(FlaskForm):
         Length(max=DECIDED_BY_MAX, message=_l("决定机关（人）不能超过%(max)d字。"))])
     problems = TextAreaField(_l("涉及的问题编号"), filters=[_strip])
     flags = MultiCheckboxField(_l("关联的线索"), coerce=record_id, validate_choice=False)
+    persons = TextAreaField(_l("被问责人员"), filters=[_strip])
 
     def validate_decided_on(self, field):
         # The operation says the same; here it lands at the field with the others at once.

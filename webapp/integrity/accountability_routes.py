@@ -1,7 +1,7 @@
 """问责 records against units: the list (filtered by unit), recording one (the office), one record.
 
-The office and the leader read every record; the staff of a handling unit read the records
-against their own unit (another unit's record is 404); only the office records. Recording is
+The office, the leader and the audit admin read every record (list, page, printed decision);
+nobody else reaches them, the unit held to account included (403); only the office records. Recording is
 two steps without JavaScript: choose the unit (``?unit_id=``, or ``?flag_id=`` from a flag's
 page, which picks the flag's unit and ticks the flag), then the record, whose linked flags are
 the unit's confirmed ones. Problems are typed by number; each bad entry gets its own message and
@@ -9,6 +9,7 @@ the input is kept.
 """
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -19,10 +20,11 @@ from ..accounts.gates import role_may, roles_required
 from ..accounts.roles import Role
 from ..cases.access import scope as problem_scope
 from ..cases.models import Problem
-from ..core import clock
+from ..core import audit, clock
 from ..core.extensions import db
 from ..core.forms import int_or_none
 from ..core.render import render
+from ..documents.pdf import pdf_response, render_pdf
 from ..org.forms import unit_choices
 from ..org.models import Unit
 from . import accountability as acc
@@ -30,8 +32,9 @@ from .accountability_forms import MEASURE_LABELS, RecordForm, UnitForm
 from .models import AccountabilityRecord, Flag
 
 bp = Blueprint("accountability", __name__, url_prefix="/integrity/accountability")
-readers = roles_required(Role.office, Role.leader, Role.handler, Role.unit_leader, Role.desk)
+readers = roles_required(*acc.READERS)
 office = roles_required(Role.office)
+decision_readers = roles_required(*acc.DECISION_READERS)
 
 
 @bp.record_once
@@ -39,23 +42,16 @@ def _menu(_state) -> None:
     nav.register("accountability.index", _l("问责记录"))
 
 
-def _sees_all() -> bool:
-    return current_user.role in acc.SEE_ALL
-
-
 @bp.get("")
 @readers
 def index():
-    """The records the user may read, newest decision first; office and leader filter by unit."""
-    unit_id = int_or_none(request.args.get("unit")) if _sees_all() else None
+    """The records, newest decision first, filtered by unit."""
+    unit_id = int_or_none(request.args.get("unit"))
     records = acc.records(current_user, unit_id=unit_id)
-    units = []
-    if _sees_all():
-        with_records = set(db.session.scalars(select(AccountabilityRecord.unit_id).distinct()))
-        units = [u for u in db.session.scalars(select(Unit).where(Unit.id.in_(with_records)).order_by(Unit.id))]
+    with_records = set(db.session.scalars(select(AccountabilityRecord.unit_id).distinct()))
+    units = [u for u in db.session.scalars(select(Unit).where(Unit.id.in_(with_records)).order_by(Unit.id))]
     return render("integrity/accountability/index.html", records=records, units=units, unit_id=unit_id,
-                  measure_labels=MEASURE_LABELS, may_create=current_user.role == Role.office,
-                  own_unit=None if _sees_all() else current_user.unit)
+                  measure_labels=MEASURE_LABELS, may_create=current_user.role == Role.office)
 
 
 def _unit(unit_id) -> Unit | None:
@@ -106,6 +102,10 @@ def new():
         return _unit_page(UnitForm(formdata=None), status=200)
     valid = form.validate_on_submit()
     resolved = acc.resolve_numbers(form.problems.data, unit)
+    persons, person_errors = acc.parse_persons(form.persons.data)
+    if person_errors:
+        form.persons.errors = [*form.persons.errors, *person_errors]
+        valid = False
     if form.csrf_token.errors:
         return _record_page(unit, form, status=400, error=_("页面已过期，请刷新后重试。"))
     if not valid or resolved.errors:
@@ -113,7 +113,7 @@ def new():
     try:
         record = acc.create(current_user, unit=unit, measure=form.measure.data, facts=form.facts.data,
                             decided_on=form.decided_on.data, decided_by=form.decided_by.data,
-                            problem_ids=resolved.ids, flag_ids=form.flags.data or [])
+                            problem_ids=resolved.ids, flag_ids=form.flags.data or [], persons=persons)
         db.session.commit()
     except acc.RecordInvalid as exc:
         db.session.rollback()
@@ -139,4 +139,21 @@ def show(record_id: int):
     visible = set(db.session.scalars(select(Problem.id).where(Problem.id.in_(ids), problem_scope(current_user)))) \
         if ids else set()
     return render("integrity/accountability/show.html", record=record, measure_labels=MEASURE_LABELS,
-                  visible=visible, may_see_flag=role_may(current_user.role, "integrity.show"))
+                  visible=visible, may_see_flag=role_may(current_user.role, "integrity.show"),
+                  persons=record.persons if acc.may_see_persons(current_user) else None,
+                  may_print=current_user.role in acc.DECISION_READERS,
+                  finding_labels=acc.FINDING_LABELS)
+
+
+@bp.get("/<int:record_id>/decision.pdf")
+@decision_readers
+def decision(record_id: int):
+    """问责决定, printed A4 with its number and the persons named (the office, the leader and
+    the audit admin only); each print is audited."""
+    record = acc.decision_or_404(record_id, current_user)
+    with force_locale("zh_CN"):
+        data = render_pdf("accountability_decision", **acc.decision_context(record, MEASURE_LABELS[record.measure]))
+    audit.record("integrity.accountability_decision_printed", obj=record, user=current_user,
+                 detail={"number": record.number, "persons": len(record.persons)})
+    db.session.commit()
+    return pdf_response(data, f"问责决定-{record.number or record.id}.pdf")

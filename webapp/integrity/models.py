@@ -138,6 +138,15 @@ class SpotCheckItem(db.Model):
     flag: Mapped[Flag | None] = relationship()
 
 
+class Finding(enum.StrEnum):
+    """What a person named on a 问责 record is found to have done."""
+
+    false_closure = "false_closure"  # 虚假办结
+    overdue = "overdue"  # 超时
+    perfunctory = "perfunctory"  # 敷衍应付
+    other = "other"  # 其他
+
+
 class Measure(enum.StrEnum):
     talk = "talk"  # 约谈
     criticism = "criticism"  # 通报批评
@@ -166,6 +175,7 @@ class AccountabilityRecord(db.Model):
     facts: Mapped[str] = mapped_column(Text)  # 问责事由
     decided_on: Mapped[date] = mapped_column(Date)
     decided_by: Mapped[str] = mapped_column(String(64))  # 决定机关/人, e.g. 区活动领导小组
+    number: Mapped[str | None] = mapped_column(String(40), unique=True)  # 贾汪走访办问〔2026〕3号
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
 
@@ -173,3 +183,19 @@ class AccountabilityRecord(db.Model):
     recorded_by: Mapped[User] = relationship()
     problems: Mapped[list[Problem]] = relationship(secondary=accountability_problems, order_by=Problem.id)
     flags: Mapped[list[Flag]] = relationship(back_populates="accountability", order_by=Flag.id)
+    persons: Mapped[list["AccountabilityPerson"]] = relationship(
+        back_populates="record", order_by="AccountabilityPerson.id", cascade="all, delete-orphan")
+
+
+class AccountabilityPerson(db.Model):
+    """A person a 问责 record names, with the finding; read only by the office and the leader."""
+
+    __tablename__ = "accountability_persons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("accountability_records.id"), index=True)
+    name: Mapped[str] = mapped_column(String(32))
+    post: Mapped[str] = mapped_column(String(64))  # 单位职务
+    finding: Mapped[Finding] = mapped_column(enum_column(Finding, 16))
+
+    record: Mapped[AccountabilityRecord] = relationship(back_populates="persons")

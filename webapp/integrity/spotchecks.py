@@ -38,6 +38,7 @@ from ..core.errors import Conflict, Invalid
 from ..core.extensions import db
 from ..core.periods import Period
 from ..handling.models import Closure, ClosureKind, ClosureStatus, ReplyMethod
+from ..notifications.emit import ACT, LEAD, notify, unit_people
 from .models import CallbackResult, Flag, FlagKind, SpotCheck, SpotCheckItem
 from .operations import raise_flag
 
@@ -206,7 +207,25 @@ def record(item: SpotCheckItem, user, *, result: CallbackResult, method: ReplyMe
         "spot_check_id": item.spot_check_id, "problem_id": item.problem_id, "from": before.value,
         "result": result.value, "method": method.value, "flag_id": item.flag_id,
     })
+    _tell_unit(item, result)
     return flag
+
+
+_TOLD = {
+    CallbackResult.confirmed: "回访属实，群众确认问题已解决",
+    CallbackResult.contradicted: "回访不属实，群众反映问题未解决，已形成问题线索",
+}
+
+
+def _tell_unit(item: SpotCheckItem, result: CallbackResult) -> None:
+    """The unit that signed off learns the finding (its handlers and its leader), once per
+    item and result; 无法联系 is no finding and tells nobody."""
+    if result not in _TOLD:
+        return
+    problem = item.problem
+    notify([*unit_people([item.unit_id], ACT), *unit_people([item.unit_id], LEAD)], "spot_check",
+           f"抽查结果：{problem.number} {problem.title}", _TOLD[result], target=("problem", problem.id),
+           dedupe=f"spot_check:{item.id}:{result.value}")
 
 
 def progress(check_ids) -> dict[int, dict[str, int]]:

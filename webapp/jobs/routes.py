@@ -8,7 +8,7 @@ from flask import Blueprint, abort, request, send_file
 from flask_login import current_user
 
 from ..accounts.gates import any_user
-from ..core.jobs import kind_of, result_path
+from ..core.jobs import kind_of, read_result, result_name
 from ..core.render import render
 from . import queries
 
@@ -30,7 +30,7 @@ def detail(job_id: int):
     """A job's status, progress and result; htmx polls ask for the status block alone."""
     job = queries.get_visible(job_id, current_user)
     return render("jobs/detail.html", block="status", job=job, kind=kind_of(job.kind),
-                  owner=queries.owner_of(job), has_file=result_path(job) is not None)
+                  owner=queries.owner_of(job), has_file=result_name(job) is not None)
 
 
 @bp.get("/<int:job_id>/download")
@@ -38,14 +38,14 @@ def detail(job_id: int):
 def download(job_id: int):
     """The job's result file, to whoever may see the job."""
     job = queries.get_visible(job_id, current_user)
-    path = result_path(job)
-    if path is None:
+    data = read_result(job)
+    if data is None:
         abort(404)
-    name = (job.result or {}).get("filename") or path.name
+    name = (job.result or {}).get("filename") or job.file
     mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    # Read whole, as the photos are (an export is capped at 100,000 rows, about 10 MB): no file
-    # handle outlives the request, whoever forgets to close the response.
-    response = send_file(io.BytesIO(path.read_bytes()), mimetype=mimetype, as_attachment=True,
+    # Read whole, as the photos are (an export is capped at 100,000 rows, about 10 MB), from
+    # whichever store holds it: no file handle outlives the request.
+    response = send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True,
                          download_name=name, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -154,9 +154,10 @@ def _notify_chunk(kind, items, urgent, allowed, defaults) -> list[int]:
                      "is_urgent": urgent, "dedupe_key": it.dedupe, "created_at": now})
     if not rows:
         return []
-    created = db.session.execute(
-        insert(Notification).returning(Notification.id, Notification.user_id, sort_by_parameter_order=True),
-        rows).all()
+    # One multi-row INSERT per chunk (Core: no per-row ORM work); the rows come back in any
+    # order, each with its person.
+    table = Notification.__table__
+    created = db.session.execute(insert(table).returning(table.c.id, table.c.user_id), rows).all()
     if allowed:
         _deliveries(kind, created, people, allowed, defaults, now)
     return [n.id for n in created]
@@ -201,7 +202,11 @@ def _deliveries(kind, created, people, allowed, defaults, now) -> None:
                         "attempts": 0, "created_at": now})
     if not out:
         return
-    result = db.session.execute(insert(Delivery).returning(Delivery.id, Delivery.status), out).all()
+    table = Delivery.__table__
+    if not any(d["status"] == DeliveryStatus.queued for d in out):
+        db.session.execute(insert(table), out)  # nothing to send now: no ids needed
+        return
+    result = db.session.execute(insert(table).returning(table.c.id, table.c.status), out).all()
     queued = [d.id for d in result if d.status == DeliveryStatus.queued]
     if queued:
         from .tasks import send_deliveries

@@ -43,6 +43,7 @@ _KINDS = [
     Kind("remind", _l("催办"), (SMS,)),
     Kind("supervision_notice", _l("督办单"), (SMS,), urgent=True),
     Kind("bulletin", _l("通报"), (SMS, EMAIL)),
+    Kind("proposal", _l("工作组提请调度会"), ()),
     Kind("meeting", _l("会议通知"), (WECOM,)),
     Kind("minutes", _l("会议纪要"), ()),
     Kind("spot_check", _l("抽查结果"), ()),

@@ -13,7 +13,9 @@ from wtforms.validators import AnyOf, Length, Optional, StopValidation
 
 from ..core.forms import LocalDateField, WholeNumberField, new_token
 from ..core.settings import DAY_FIELDS, LABELS, MAX_DAYS, MINIMUM
-from .categories import NAME_MAX, SORT_MAX, SORT_MIN
+from .categories import NAME_MAX
+from .choices import SORT_MAX, SORT_MIN
+from .marks import NAME_MAX as MARK_NAME_MAX
 
 # What each limit controls (shown under the field).
 EXPLAIN = {
@@ -112,21 +114,27 @@ for _name in DAY_FIELDS:
     setattr(LimitsForm, _name, _limit(_name))
 
 
-class CategoryForm(FlaskForm):
-    """A new category, or a category's new name and place in the list."""
+class ChoiceForm(FlaskForm):
+    """A new entry of one of the office's lists (categories, attention marks), or an entry's new
+    name and place in the list; each list's form adds its ``name`` field."""
 
-    name = StringField(_l("类别名称"), filters=[_strip], validators=[
-        Required(_l("请填写类别名称。")), Length(max=NAME_MAX, message=_l("类别名称最多 %(max)d 个字。"))],
-        render_kw={"maxlength": NAME_MAX, "autocomplete": "off"})
     sort_order = DaysField(_l("排序"), validators=[Optional()],
-                                  description=_l("数字小的排在前面；新建时留空则排在最后。"),
-                                  render_kw={"inputmode": "numeric", "min": SORT_MIN, "max": SORT_MAX})
+                           description=_l("数字小的排在前面；新建时留空则排在最后。"),
+                           render_kw={"inputmode": "numeric", "min": SORT_MIN, "max": SORT_MAX})
     version = HiddenField()
     token = HiddenField()
 
     def ensure_token(self):
         if not self.token.data:
             self.token.data = new_token()
+
+
+class CategoryForm(ChoiceForm):
+    """A new category, or a category's new name and place in the list."""
+
+    name = StringField(_l("类别名称"), filters=[_strip], validators=[
+        Required(_l("请填写类别名称。")), Length(max=NAME_MAX, message=_l("类别名称最多 %(max)d 个字。"))],
+        render_kw={"maxlength": NAME_MAX, "autocomplete": "off"})
 
 
 class CategoryStateForm(FlaskForm):
@@ -136,6 +144,14 @@ class CategoryStateForm(FlaskForm):
 
 
 KIND_CHOICES = [SelectChoice("off", _l("休息日（放假）")), SelectChoice("workday", _l("调休工作日（上班）"))]
+
+
+class MarkForm(ChoiceForm):
+    """A new attention mark, or a mark's new name and place in the list."""
+
+    name = StringField(_l("标记名称"), filters=[_strip], validators=[
+        Required(_l("请填写标记名称。")), Length(max=MARK_NAME_MAX, message=_l("标记名称最多 %(max)d 个字。"))],
+        render_kw={"maxlength": MARK_NAME_MAX, "autocomplete": "off"})
 
 
 class CalendarDayForm(FlaskForm):

@@ -8,7 +8,6 @@ change someone else saved in between is refused with HTTP 409 and the form kept.
 """
 
 import datetime as dt
-import re
 
 import chinese_calendar
 from flask import Blueprint, flash, redirect, request, url_for
@@ -22,19 +21,19 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..accounts import nav
 from ..accounts.gates import roles_required
 from ..accounts.roles import Role
-from ..cases.models import Category, Problem
-from ..core import audit, calendar, clock
+from ..cases.models import Category
+from ..core import calendar, clock
 from ..core import settings as campaign
 from ..core.deadlines import LIMIT_RULES
 from ..core.extensions import db
 from ..core.render import render
 from . import categories as cats
+from .choice_pages import ChoicePages, PageTexts
 from .forms import (
     EXPLAIN,
     GROUPS,
     CalendarDayForm,
     CategoryForm,
-    CategoryStateForm,
     LimitsForm,
     RemoveDayForm,
 )
@@ -60,7 +59,6 @@ HOLIDAY_NAMES = {
     "National Day": _l("国庆节"),
     "Mid-autumn Festival": _l("中秋节"),
 }
-TOKEN_RE = re.compile(r"^[0-9a-f]{32}$")
 STALE_LIMITS = _l("活动设置已被他人修改，您的修改没有保存。")
 
 
@@ -161,153 +159,53 @@ def limits():
 # ---------------------------------------------------------------- categories
 
 
-def _new_form(formdata=None) -> CategoryForm:
-    form = CategoryForm(formdata=formdata)
-    if formdata is None:
-        form.ensure_token()
-    return form
-
-
-def _edit_form(category: Category) -> CategoryForm:
-    return CategoryForm(formdata=None, data={
-        "name": category.name, "sort_order": category.sort_order, "version": cats.stamp(category)})
-
-
-def _categories_page(*, new_form=None, edit=None, status=200, message=None, open_id=None):
-    """The list; ``edit`` is a (category id, form) to show with the user's input and errors."""
-    rows = cats.all_categories()
-    used = dict(db.session.execute(
-        select(Problem.category_id, func.count()).group_by(Problem.category_id)).all())
-    forms = {c.id: _edit_form(c) for c in rows}
-    if edit is not None:
-        forms[edit[0]] = edit[1]
-    return render(
-        "settings/categories.html", status=status, categories=rows, used=used, forms=forms,
-        state_forms={c.id: CategoryStateForm(formdata=None, data={"version": cats.stamp(c)}) for c in rows},
-        new_form=new_form or _new_form(), message=message, open_id=open_id if open_id else (edit or (None,))[0],
-    )
+CATEGORY_PAGES = ChoicePages(
+    choices=cats.CATEGORIES, template="settings/categories.html", index_endpoint="settings.categories",
+    anchor="category", form_class=CategoryForm, used=cats.usage,
+    texts=PageTexts(
+        added=_l("类别“%(name)s”已添加。"),
+        created=_l("类别“%(name)s”已添加，登记和研判时即可选用。"),
+        same_name=_l("已有同名类别。"),
+        saved=_l("类别“%(name)s”已保存。"),
+        unchanged=_l("类别“%(name)s”没有变化，未作修改。"),
+        already=_l("类别“%(name)s”已是%(state)s状态。"),
+        reactivated=_l("类别“%(name)s”已重新启用，登记和研判时可再次选用。"),
+        deactivated=_l("类别“%(name)s”已停用：登记和研判时不再可选，已有问题仍保留该类别。"),
+        stale=_l("该类别已被他人修改，未作任何更改。现在的名称是“%(name)s”，排序 %(order)s，%(state)s。请核对后重新提交。"),
+    ),
+)
 
 
 @bp.get("/categories")
 @office_only
 def categories():
     """Every category, active first by their order; create, rename, reorder, (de)activate."""
-    return _categories_page()
-
-
-def _created_with(token: str | None) -> bool:
-    """Whether a category was already created from the form carrying this token (double submit)."""
-    if not token or not TOKEN_RE.match(token):
-        return False
-    return db.session.scalar(select(audit.AuditEvent.id).where(
-        audit.AuditEvent.event == "category.create", audit.AuditEvent.detail.contains(token)).limit(1)) is not None
+    return CATEGORY_PAGES.page()
 
 
 @bp.post("/categories/new")
 @office_only
 def create_category():
-    form = _new_form(request.form)
-    token = form.token.data if form.token.data and TOKEN_RE.match(form.token.data) else None
-    if not form.validate():
-        return _categories_page(new_form=form)
-    if _created_with(token):
-        flash(_("类别“%(name)s”已添加。", name=form.name.data), "success")
-        return redirect(url_for("settings.categories"))
-    try:
-        category = cats.create_category(form.name.data, form.sort_order.data, user=current_user, token=token)
-        db.session.commit()
-    except cats.CategoryError as exc:
-        db.session.rollback()
-        for name, msg in exc.errors.items():
-            form[name].errors.append(msg)
-        return _categories_page(new_form=form)
-    except IntegrityError:  # the same name saved at the same moment
-        db.session.rollback()
-        if _created_with(token):
-            flash(_("类别“%(name)s”已添加。", name=form.name.data), "success")
-            return redirect(url_for("settings.categories"))
-        form.name.errors.append(_("已有同名类别。"))
-        return _categories_page(new_form=form)
-    flash(_("类别“%(name)s”已添加，登记和研判时即可选用。", name=category.name), "success")
-    return redirect(url_for("settings.categories", _anchor=f"category-{category.id}"))
-
-
-def _stale_message(category: Category) -> str:
-    state = _("启用中") if category.is_active else _("已停用")
-    return _("该类别已被他人修改，未作任何更改。现在的名称是“%(name)s”，排序 %(order)s，%(state)s。请核对后重新提交。",
-             name=category.name, order=category.sort_order, state=state)
+    return CATEGORY_PAGES.create()
 
 
 @bp.post("/categories/<int:category_id>/edit")
 @office_only
 def edit_category(category_id: int):
     """Rename and/or move in the list (problems keep the category, under its new name)."""
-    category = db.get_or_404(Category, category_id)
-    form = CategoryForm(request.form)
-    if not form.validate():
-        return _categories_page(edit=(category_id, form))
-    if form.sort_order.data is None:
-        form.sort_order.errors.append(_("请填写排序。"))
-        return _categories_page(edit=(category_id, form))
-    try:
-        category, changed = cats.update_category(
-            category_id, name=form.name.data, sort_order=form.sort_order.data,
-            expected=form.version.data or "", user=current_user)
-        db.session.commit()
-    except cats.CategoryError as exc:
-        db.session.rollback()
-        for name, msg in exc.errors.items():
-            form[name].errors.append(msg)
-        return _categories_page(edit=(category_id, form))
-    except cats.StaleCategory:
-        db.session.rollback()
-        category = db.session.get(Category, category_id)
-        form.version.data = cats.stamp(category)
-        return _categories_page(edit=(category_id, form), status=409, message=_stale_message(category))
-    except IntegrityError:
-        db.session.rollback()
-        form.name.errors.append(_("已有同名类别。"))
-        return _categories_page(edit=(category_id, form))
-    if changed:
-        flash(_("类别“%(name)s”已保存。", name=category.name), "success")
-    else:
-        flash(_("类别“%(name)s”没有变化，未作修改。", name=category.name), "info")
-    return redirect(url_for("settings.categories", _anchor=f"category-{category.id}"))
-
-
-def _set_active(category_id: int, active: bool):
-    db.get_or_404(Category, category_id)
-    form = CategoryStateForm(request.form)
-    if not form.validate():
-        return _categories_page(status=400, message=_("表单已失效，请刷新页面后重试。"))
-    try:
-        category, changed = cats.set_active(category_id, active, expected=form.version.data or "",
-                                            user=current_user)
-        db.session.commit()
-    except cats.StaleCategory:
-        db.session.rollback()
-        category = db.session.get(Category, category_id)
-        return _categories_page(status=409, message=_stale_message(category), open_id=category_id)
-    if not changed:
-        flash(_("类别“%(name)s”已是%(state)s状态。", name=category.name,
-                state=_("启用") if active else _("停用")), "info")
-    elif active:
-        flash(_("类别“%(name)s”已重新启用，登记和研判时可再次选用。", name=category.name), "success")
-    else:
-        flash(_("类别“%(name)s”已停用：登记和研判时不再可选，已有问题仍保留该类别。", name=category.name), "success")
-    return redirect(url_for("settings.categories", _anchor=f"category-{category.id}"))
+    return CATEGORY_PAGES.edit(category_id)
 
 
 @bp.post("/categories/<int:category_id>/deactivate")
 @office_only
 def deactivate_category(category_id: int):
-    return _set_active(category_id, False)
+    return CATEGORY_PAGES.set_active(category_id, False)
 
 
 @bp.post("/categories/<int:category_id>/reactivate")
 @office_only
 def reactivate_category(category_id: int):
-    return _set_active(category_id, True)
+    return CATEGORY_PAGES.set_active(category_id, True)
 
 
 # ---------------------------------------------------------------- working-day calendar

@@ -9,12 +9,15 @@ from urllib.parse import quote
 
 from flask import Response
 from flask_babel import gettext as _
+from markupsafe import Markup
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 
+from ..core.periods import Period
 from ..documents.excel import HEADER_FILL, XLSX_MIME
 from ..documents.pdf import cn_date
+from . import reports
 from .reports import HalfMonthReport
 
 
@@ -115,6 +118,88 @@ def _summary(f: dict, period_end) -> str:
     return text
 
 
+def _svg_chart(bars: list[int], rates: list[float | None], label: str) -> Markup:
+    """A chart as inline SVG (no script: the page and the PDF draw the same): grey bars for the
+    counts (scaled to the largest), a red line for the rate (0–100 %), grid lines at 0, 50 and
+    100 %. The numbers and labels are in the table beside it."""
+    n = max(len(rates), 1)
+    width, height, pad = 600, 160, 4
+    step = (width - 2 * pad) / n
+    top = max(bars or [0]) or 1
+    inner = height - 2 * pad
+    parts = [Markup('<svg class="trend-chart" viewBox="0 0 {w} {h}" role="img" aria-label="{label}" '
+                    'xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="none">').format(
+                        w=width, h=height, label=label)]
+    for line in (0, 50, 100):
+        y = f"{height - pad - inner * line / 100:.1f}"
+        parts.append(Markup('<line x1="{a}" y1="{y}" x2="{b}" y2="{y}" stroke="#cccccc" stroke-width="0.8"/>')
+                     .format(a=pad, b=width - pad, y=y))
+    for i, value in enumerate(bars):
+        h = inner * value / top * 0.9
+        parts.append(Markup('<rect class="bar" x="{x}" y="{y}" width="{w}" height="{h}" fill="#bbbbbb"/>').format(
+            x=f"{pad + i * step + step * 0.2:.1f}", y=f"{height - pad - h:.1f}", w=f"{step * 0.6:.1f}", h=f"{h:.1f}"))
+    points = [(f"{pad + (i + 0.5) * step:.1f}", f"{height - pad - inner * r / 100:.1f}")
+              for i, r in enumerate(rates) if r is not None]
+    if points:
+        parts.append(Markup('<polyline class="rate" points="{p}" fill="none" stroke="#b40000" stroke-width="2"/>')
+                     .format(p=" ".join(f"{x},{y}" for x, y in points)))
+        parts += [Markup('<circle cx="{x}" cy="{y}" r="2.5" fill="#b40000"/>').format(x=x, y=y) for x, y in points]
+    parts.append(Markup("</svg>"))
+    return Markup("").join(parts)
+
+
+def coverage_sections(f: dict) -> list[dict]:
+    """七、走访覆盖情况 (per town, frozen with the report) and its weekly trend in the round."""
+    cov = f.get("coverage")
+    if not cov:
+        return [{"heading": _("七、走访覆盖情况"), "text": _("本期结束时没有进行中的走访轮次。"), "headers": [],
+                 "rows": []}]
+    d = cov["district"]
+    text = _("%(round)s（%(start)s至%(end)s）：全区%(h)s户已走访%(hc)s户，覆盖率%(hr)s；企业%(e)s家已走访%(ec)s家，"
+             "覆盖率%(er)s；合计覆盖率%(r)s。",
+             round=cov["round"], start=cn_date(_date(cov["starts_on"])), end=cn_date(_date(cov["ends_on"])),
+             h=d["households"], hc=d["households_covered"], hr=fmt_pct(d["household_rate"]), e=d["enterprises"],
+             ec=d["enterprises_covered"], er=fmt_pct(d["enterprise_rate"]), r=fmt_pct(d["rate"]))
+    towns = {
+        "heading": _("七、走访覆盖情况"), "text": text,
+        "headers": [_("镇（街道、功能区）"), _("户数"), _("已走访户数"), _("户覆盖率"), _("企业数"),
+                    _("已走访企业数"), _("企业覆盖率"), _("合计覆盖率")],
+        "rows": [[r["name"], r["households"], r["households_covered"], Rate(r["household_rate"]), r["enterprises"],
+                  r["enterprises_covered"], Rate(r["enterprise_rate"]), Rate(r["rate"])] for r in cov["towns"]],
+        "bar_column": 7, "bars": [r["rate"] for r in cov["towns"]], "name_column": 0,
+    }
+    weeks = cov.get("weeks") or []
+    weekly = {
+        "heading": _("八、本轮走访覆盖率周趋势"),
+        "headers": [_("截至"), _("户覆盖率"), _("企业覆盖率"), _("合计覆盖率")],
+        "rows": [[cn_date(_date(w["end"])), Rate(w["household_rate"]), Rate(w["enterprise_rate"]), Rate(w["rate"])]
+                 for w in weeks],
+        "bar_column": None, "bars": [], "name_column": 0,
+        "chart": _svg_chart([], [w["rate"] for w in weeks], _("本轮走访覆盖率周趋势")),
+        "chart_key": _("红线：合计覆盖率（0—100%），每周末一点。"),
+    }
+    return [towns, weekly]
+
+
+def trend_section(f: dict) -> dict:
+    """九、活动以来半月趋势: every half month since the campaign's start (frozen at issue)."""
+    trend = f.get("trend") or []
+    return {
+        "heading": _("九、活动以来半月趋势"),
+        "headers": [_("半月"), _("新登记"), _("新化解"), _("累计登记"), _("累计化解"), _("累计化解率")],
+        "rows": [[_half_label(t["start"]), t["registered"], t["solved"], t["total"], t["solved_total"],
+                  Rate(t["solve_rate"])] for t in trend],
+        "bar_column": None, "bars": [], "name_column": 0,
+        "chart": _svg_chart([t["registered"] for t in trend], [t["solve_rate"] for t in trend],
+                            _("活动以来半月趋势")),
+        "chart_key": _("灰柱：每半月新登记问题数；红线：累计化解率（0—100%）。"),
+    }
+
+
+def _half_label(start: str) -> str:
+    return Period.of(_date(start)).label_compact
+
+
 def layout(report: HalfMonthReport) -> dict:
     """The document: what the PDF draws and the workbook writes (call under ``force_locale``)."""
     f = report.figures
@@ -144,6 +229,8 @@ def layout(report: HalfMonthReport) -> dict:
          "table": ([_("单位"), _("超期问题数")], [[u["name"], u["overdue"]] for u in overdue])},
         _group_section(_("五、问题分类统计"), _("类别"), f["categories"]),
         _group_section(_("六、问题来源统计"), _("来源"), f["sources"]),
+        *coverage_sections(f),
+        trend_section(f),
     ]
     notes = [
         _("统计口径：截至%(day)s 24时登记的问题；状态按当时的办理记录还原。化解＝已销号或已办结；"
@@ -165,14 +252,23 @@ def layout(report: HalfMonthReport) -> dict:
                        version=report.version, reason=report.correction_reason or ""))
     return {
         "issuer": _("贾汪区“百千万”集中走访帮扶活动办公室"),
-        "doc_number": _("%(year)s年第%(no)s期（第%(version)s版）", year=period.start.year, no=period.issue_no,
-                        version=report.version),
+        "doc_number": _("第%(no)s期（第%(version)s版）", no=issue_no(report), version=report.version),
         "doc_title": _("半月调度统计表"),
         "subtitle": _("统计期间：%(start)s至%(end)s", start=cn_date(period.start), end=cn_date(period.end)),
         "sections": sections,
         "notes": notes,
         "issued": _("区活动办 %(day)s 出具", day=cn_date(report.issued_at)),
     }
+
+
+def issue_no(report) -> int:
+    """The report's 第N期, counted from the campaign's first half month (frozen at issue; reports
+    issued before the number was frozen count it now)."""
+    frozen = report.figures.get("issue_no")
+    if frozen:
+        return frozen
+    start = reports.campaign_start()
+    return report.period.number_from(start) if start is not None else report.period.issue_no
 
 
 def _date(value: str):

@@ -57,6 +57,7 @@ from ..core.extensions import db
 from ..core.periods import Period, recent
 from ..handling.models import Closure, ClosureStatus, Extension, Reply, RequestStatus, Verdict
 from ..org.models import Unit, UnitKind
+from . import versions
 
 # ---------------------------------------------------------------- SQL: the local date of an instant
 
@@ -282,49 +283,60 @@ def grouped(where: list, src) -> list[dict]:
             for r in db.session.execute(q).mappings()]
 
 
-def _summed(rows: list[dict], key) -> dict:
-    out: dict = {}
+FIELDS = {"district": None, "territory": "town_id", "unit": "lead_unit_id", "category": "category_id",
+          "source": "source"}
+
+
+def summed(rows: list[dict]) -> dict[str, dict]:
+    """Each breakdown's counts per key, summed from ``grouped``'s rows in one pass. The result is
+    what a dashboard keeps for its data version: later views only name and order its few rows."""
+    out: dict[str, dict] = {dim: {} for dim in DIMENSIONS}
     for r in rows:
-        acc = out.setdefault(key(r), dict.fromkeys(COUNTS, 0))
-        for k in COUNTS:
-            acc[k] += r[k]
+        for dim, field_ in FIELDS.items():
+            key = None if field_ is None else r[field_]
+            acc = out[dim].get(key)
+            if acc is None:
+                acc = out[dim][key] = dict.fromkeys(COUNTS, 0)
+            for k in COUNTS:
+                acc[k] += r[k]
     return out
 
 
-def _units_of(rows: list[dict]) -> dict:
-    """The territories and lead units named in ``rows``: id → (id, name, kind), one statement."""
-    ids = {r[k] for r in rows for k in ("town_id", "lead_unit_id") if r[k] is not None}
+def _units_named(ids) -> dict:
+    """The territories and lead units with these ids: id → (id, name, kind), one statement."""
+    ids = {i for i in ids if i is not None}
     if not ids:
         return {}
     return {u.id: u for u in db.session.execute(select(Unit.id, Unit.name, Unit.kind).where(Unit.id.in_(ids)))}
 
 
-def breakdown(dim: str, where: list, src, rows: list[dict] | None = None, units: dict | None = None) -> list[dict]:
-    """The rows of one breakdown (``key``, ``name``, ``kind`` and the counts with rates), summed
-    from ``grouped`` (run here unless given)."""
+def breakdown(dim: str, where: list, src, rows: list[dict] | None = None, units: dict | None = None,
+              sums: dict | None = None) -> list[dict]:
+    """The rows of one breakdown (``key``, ``name``, ``kind`` and the counts with rates), from
+    ``summed`` (given, or summed from ``grouped``'s rows, run here unless given)."""
     if dim not in DIMENSIONS:
         raise ValueError(dim)
-    rows = grouped(where, src) if rows is None else rows
+    if sums is None:
+        sums = summed(grouped(where, src) if rows is None else rows)
+    mine = sums[dim]
     if dim == "district":
-        return [add_rates(_summed(rows, lambda r: None).get(None) or dict.fromkeys(COUNTS, 0))]
-    field_ = {"territory": "town_id", "unit": "lead_unit_id", "category": "category_id", "source": "source"}[dim]
-    sums = _summed(rows, lambda r: r[field_])
+        return [add_rates(dict(mine.get(None) or dict.fromkeys(COUNTS, 0)))]
     out = []
     if dim in ("territory", "unit"):
-        units = _units_of(rows) if units is None else units
-        for key in sorted(sums, key=lambda k: (k is None, k or 0)):  # no lead unit yet: last
+        units = _units_named(mine) if units is None else units
+        for key in sorted(mine, key=lambda k: (k is None, k or 0)):  # no lead unit yet: last
             u = units.get(key)
-            out.append({**sums[key], "key": key, "name": u.name if u else None,
+            out.append({**mine[key], "key": key, "name": u.name if u else None,
                         "kind": u.kind.value if u else None})
     elif dim == "category":
-        ids = list(sums)
+        ids = list(mine)
         cats = {c.id: c for c in db.session.execute(
             select(Category.id, Category.name, Category.sort_order).where(Category.id.in_(ids))).all()} if ids else {}
-        for key in sorted(sums, key=lambda k: (cats[k].sort_order, k)):
-            out.append({**sums[key], "key": key, "name": cats[key].name, "kind": None})
+        for key in sorted(mine, key=lambda k: (cats[k].sort_order, k)):
+            out.append({**mine[key], "key": key, "name": cats[key].name, "kind": None})
     else:
-        for key in sorted(sums):
-            out.append({**sums[key], "key": key, "name": SOURCE_LABELS.get(key, key), "kind": None})
+        for key in sorted(mine):
+            out.append({**mine[key], "key": key, "name": SOURCE_LABELS.get(key, key), "kind": None})
     return [add_rates(r) for r in out]
 
 
@@ -355,17 +367,19 @@ class Figures:
         return sorted(rows, key=lambda r: (-r["overdue"], r["key"]))
 
 
-def compute(where: list, src, rows: list[dict] | None = None) -> Figures:
+def compute(where: list, src, rows: list[dict] | None = None, sums: dict | None = None) -> Figures:
     """Every breakdown of the problems matching ``where``: one pass over the problems (``grouped``,
-    unless its rows are given) and the names of the units and categories (three statements)."""
-    rows = grouped(where, src) if rows is None else rows
-    units = _units_of(rows)
+    unless its rows or their ``summed`` counts are given) and the names of the units and
+    categories (two statements)."""
+    if sums is None:
+        sums = summed(grouped(where, src) if rows is None else rows)
+    units = _units_named({*sums["territory"], *sums["unit"]})
     return Figures(
-        district=breakdown("district", where, src, rows)[0],
-        territories=_json_names(breakdown("territory", where, src, rows, units)),
-        units=_json_names(breakdown("unit", where, src, rows, units)),
-        categories=_json_names(breakdown("category", where, src, rows)),
-        sources=_json_names(breakdown("source", where, src, rows)),
+        district=breakdown("district", where, src, sums=sums)[0],
+        territories=_json_names(breakdown("territory", where, src, units=units, sums=sums)),
+        units=_json_names(breakdown("unit", where, src, units=units, sums=sums)),
+        categories=_json_names(breakdown("category", where, src, sums=sums)),
+        sources=_json_names(breakdown("source", where, src, sums=sums)),
     )
 
 
@@ -392,11 +406,10 @@ def trend(where: list, periods: list[Period]) -> list[dict]:
 TREND_PERIODS = 6
 
 # The counts of a dashboard (a group's, the office's, the leader's), kept per process for the
-# data version they were computed from: any change to any problem (an insert, or an ORM update,
-# which bumps its version — replies, extensions and closures all change their problem) gives a
-# new version and a new computation, so the figures are never older than the data; a page opened
-# again without a change in between costs one aggregate instead of a pass over every problem.
-# Names are read fresh each time.
+# data version they were computed from (``stats.versions``: raised by every transaction that
+# changes a problem, a callback, an extension or a sign-off), so the figures are never older than
+# the data; a page opened again without a change in between reads one row instead of passing over
+# every problem. Names are read fresh each time.
 # ``STATS_CACHE_SIZE`` dashboards at most (0: always compute), per application (its database).
 _CACHE_LOCK = threading.Lock()
 
@@ -405,36 +418,27 @@ def _cache() -> "OrderedDict[tuple, tuple[list[dict], list[dict]]]":
     return current_app.extensions.setdefault("huiyin_dashboard_counts", OrderedDict())
 
 
-def data_version() -> tuple[int, int]:
-    """(problems, sum of their versions): changes with every insert and every ORM update."""
-    n, versions = db.session.execute(
-        select(func.count(Problem.id), func.coalesce(func.sum(Problem.version), 0))).one()
-    return int(n), int(versions)
-
-
 def dashboard(user, *, today: date | None = None) -> Figures:
     """The dashboard of ``user``'s slice: the breakdowns and the trend (the data version, then
     the grouped counts and the trend unless this version's are at hand, and the names)."""
     today = today or clock.today()
     where = slice_of(user)
     src = Live(today)
-    # A unit's own slice is computed in less time than the data version takes to read
-    # (benchmarks/dashboard.py at 200,000 problems): only wider slices are kept.
-    size = 0 if user.role in UNIT_ROLES else current_app.config.get("STATS_CACHE_SIZE", 64)
-    key = (user.id, user.role, user.unit_id, today, data_version()) if size else None
+    size = current_app.config.get("STATS_CACHE_SIZE", 64)
+    key = (user.id, user.role, user.unit_id, today, versions.current()) if size else None
     cache = _cache()
     with _CACHE_LOCK:
         hit = cache.get(key) if size else None
         if hit is not None:
             cache.move_to_end(key)
     if hit is None:
-        hit = (grouped(where, src), trend(where, recent(TREND_PERIODS, today=today)))
+        hit = (summed(grouped(where, src)), trend(where, recent(TREND_PERIODS, today=today)))
         if size:
             with _CACHE_LOCK:
                 cache[key] = hit
                 while len(cache) > size:
                     cache.popitem(last=False)
-    rows, trend_rows = hit
-    figures = compute(where, src, [dict(r) for r in rows])
+    sums, trend_rows = hit
+    figures = compute(where, src, sums=sums)  # copies what it returns: the kept sums stay as they are
     figures.trend = [dict(r) for r in trend_rows]
     return figures

@@ -6,7 +6,7 @@ becomes current and the old one stays, marked not current. Rankings and the chan
 the previous period are computed at issue time and frozen with the rest.
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from fractions import Fraction
 
 from flask_babel import force_locale
@@ -23,6 +23,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..accounts.models import User
@@ -33,6 +34,8 @@ from ..core.extensions import db
 from ..core.periods import Period
 from ..core.types import UTCDateTime
 from ..org.models import TERRITORIAL, Unit, UnitKind
+from ..visits import coverage
+from ..visits.models import Enterprise, Household, VisitRound
 from . import figures as fig
 
 SCHEMA = 1
@@ -142,9 +145,12 @@ def compute_report(period: Period) -> dict:
             r["change"] = _change(r, prev_rows[group].get(r["key"])) if prev else None
     district = f.district
     district["change"] = _change(district, prev.figures["district"]) if prev else None
+    start = campaign_start()
     return {
         "schema": SCHEMA,
         "period": {"start": period.start.isoformat(), "end": period.end.isoformat()},
+        # 第N期, counted from the campaign's first half month (frozen with the figures).
+        "issue_no": period.number_from(start) if start is not None else 1,
         "as_of": period.end_utc.isoformat(),
         "computed_at": clock.now().isoformat(),
         "district": district,
@@ -152,11 +158,67 @@ def compute_report(period: Period) -> dict:
         "departments": departments,
         "categories": f.categories,
         "sources": f.sources,
+        "coverage": coverage_figures(period),
+        "trend": campaign_trend(period, start),
         "overdue_units": [{"key": r["key"], "name": r["name"], "kind": r["kind"], "overdue": r["overdue"]}
                           for r in f.overdue_units],
         "previous": ({"id": prev.id, "version": prev.version, "start": prev.period_start.isoformat(),
                       "end": prev.period_end.isoformat()} if prev else None),
     }
+
+
+def campaign_trend(period: Period, start: date | None) -> list[dict]:
+    """Every half month from the campaign's first to ``period``: registered and solved within it,
+    and the cumulative solve rate at its end (one statement, ``figures.trend``)."""
+    if start is None:
+        return []
+    periods = [Period.of(start)]
+    while periods[-1] < period:
+        periods.append(periods[-1].next())
+    return [{"start": r["period"].start.isoformat(), "label": r["label"], "registered": r["registered"],
+             "solved": r["solved"], "total": r["total"], "solved_total": r["solved_total"],
+             "solve_rate": r["solve_rate"]} for r in fig.trend([], periods)]
+
+
+def _coverage_row(name: str, key, homes: "coverage.Figure | None", firms: "coverage.Figure | None") -> dict:
+    ht, hc = (homes.total, homes.covered) if homes else (0, 0)
+    et, ec = (firms.total, firms.covered) if firms else (0, 0)
+    return {"key": key, "name": name, "households": ht, "households_covered": hc,
+            "household_rate": fig.pct(hc, ht), "enterprises": et, "enterprises_covered": ec,
+            "enterprise_rate": fig.pct(ec, et), "rate": fig.pct(hc + ec, ht + et)}
+
+
+def coverage_figures(period: Period) -> dict | None:
+    """The visits coverage of the round under way at the period end (``visits.coverage``, read
+    through its public functions): per town and for the district as it stands when frozen, and
+    the weekly trend of the district's rate since the round began. None without a round."""
+    visit_round = coverage.current_round(period.end)
+    if visit_round is None or visit_round.starts_on > period.end:
+        return None
+    everything = sa_true()
+    homes = {f.key: f for f in coverage.figures(Household, visit_round, "town", everything)}
+    firms = {f.key: f for f in coverage.figures(Enterprise, visit_round, "town", everything)}
+    names = {f.key: f.name for f in [*homes.values(), *firms.values()]}
+    towns = [_coverage_row(names[k], k, homes.get(k), firms.get(k)) for k in names]
+    towns.sort(key=lambda r: (-(r["rate"] or 0), r["name"]))
+    all_homes, all_firms = coverage.total(list(homes.values())), coverage.total(list(firms.values()))
+    district = _coverage_row("", None, all_homes[0] if all_homes else None, all_firms[0] if all_firms else None)
+    # The weekly trend: covered by the end of each week of the round, up to the period end (a
+    # round cut at that day, never stored).
+    upto = min(visit_round.ends_on, period.end)
+    weeks = []
+    day = visit_round.starts_on
+    while day <= upto:
+        end = min(day + timedelta(days=6), upto)
+        cut = VisitRound(name=visit_round.name, starts_on=visit_round.starts_on, ends_on=end)
+        h = coverage.total(coverage.figures(Household, cut, "district", everything))
+        e = coverage.total(coverage.figures(Enterprise, cut, "district", everything))
+        row = _coverage_row("", None, h[0] if h else None, e[0] if e else None)
+        weeks.append({"end": end.isoformat(), "rate": row["rate"], "household_rate": row["household_rate"],
+                      "enterprise_rate": row["enterprise_rate"]})
+        day = end + timedelta(days=1)
+    return {"round": visit_round.name, "starts_on": visit_round.starts_on.isoformat(),
+            "ends_on": visit_round.ends_on.isoformat(), "district": district, "towns": towns, "weeks": weeks}
 
 
 # ---------------------------------------------------------------- operations (flush, never commit)

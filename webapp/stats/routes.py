@@ -74,27 +74,33 @@ class QueueLinks:
         self.enabled = "cases.queue" in current_app.view_functions
         self.base = {"unit": user.unit_id} if user.role in UNIT_ROLES else {}
         self.figures = dict(self.FIGURES)
+        self._built: dict[tuple, str] = {}
         for figure, group in self.STATUS_GROUPS.items():
             if QueueFilter.from_args({"status": group}).status == group:
                 self.figures[figure] = {"status": group}
 
+    KEY = "0000000000"  # stands for a row's id in a link built once per column
+
     def __call__(self, dim: str, key, figure: str) -> str | None:
         if not self.enabled or figure not in self.figures:
             return None
-        args = dict(self.base)
-        if dim == "territory":
-            args["town"] = key
-        elif dim in ("unit", "department"):
-            if key is None:
-                return None
-            args["unit"] = key
-        elif dim == "category":
-            args["category"] = key
-        elif dim != "district":
+        if dim in ("unit", "department") and key is None:
+            return None
+        if dim not in ("district", "territory", "unit", "department", "category"):
             return None  # no queue filter by source
-        args.update(self.figures[figure])
-        # The district's total is every problem: the queue's "all" tab, not the one it opens on.
-        return url_for("cases.queue", **(args or {"tab": "all"}))
+        # A table's hundreds of cells share a few links but for the row's id: each column's link
+        # is built once per page and the id put in its place.
+        keyed = dim != "district" and key is not None
+        column = (dim, figure, keyed)
+        link = self._built.get(column)
+        if link is None:
+            args = dict(self.base)
+            if dim != "district":
+                args[{"territory": "town", "category": "category"}.get(dim, "unit")] = self.KEY if keyed else None
+            args.update(self.figures[figure])
+            # The district's total is every problem: the queue's "all" tab, not the one it opens on.
+            link = self._built[column] = url_for("cases.queue", **(args or {"tab": "all"}))
+        return link.replace(self.KEY, str(int(key))) if keyed else link
 
 
 # ---------------------------------------------------------------- the dashboard
@@ -224,8 +230,9 @@ def _report_page(report: rep.HalfMonthReport, form: ReissueForm | None = None, *
         form = form or ReissueForm(version=str(report.version))
     else:
         form = None
+    extra = [*documents.coverage_sections(report.figures), documents.trend_section(report.figures)]
     return render("stats/report.html", status=status, report=report, f=report.figures, versions=versions,
-                  current=current, form=form, period=report.period)
+                  current=current, form=form, period=report.period, extra_sections=extra)
 
 
 @bp.get("/reports/<int:report_id>")

@@ -9,7 +9,13 @@ by one function and one SQL statement over the meeting's scope:
   sign-off request rejected by the unit leader;
 - ``unsatisfied``: a resident said 不满意 in the period, or the problem was reopened after the reply;
 - ``hard``: 难事联办 still being handled, waiting for the office's 暂难解决 decision, or ended as
-  暂难解决 in the period.
+  暂难解决 in the period;
+- ``proposed`` (the office's meeting): a work group lead proposed it with a reason
+  (``propose``, which tells the office) and no office agenda has listed it since; generating
+  the office agenda takes the proposals it lists, so the next one starts from the new ones.
+
+Who generates (``may_generate``): the office any meeting's agenda, a work group lead its own
+group's half-monthly one alone.
 
 ``generate`` writes the agenda with its items in order (overdue first, most working days late
 first; then the others) and a frozen one-line summary of each problem, so that later changes to
@@ -25,9 +31,10 @@ from datetime import date, datetime, time, timedelta
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select, union
+from sqlalchemy import func, or_, select, union, update
 from sqlalchemy.orm import joinedload
 
+from ..accounts.roles import Role
 from ..cases.actions import event_label
 from ..cases.models import Problem, ProblemEvent
 from ..cases.workflow import HANDLING, Action, Status, Tier
@@ -37,14 +44,16 @@ from ..core.extensions import db
 from ..core.periods import Period
 from ..documents.pdf import cn_date
 from ..handling.models import Reply, Verdict
+from ..notifications.emit import ACT, notify, unit_people
 from ..org.models import Unit, UnitKind
-from .models import Agenda, AgendaItem, AgendaKind
+from .models import Agenda, AgendaItem, AgendaKind, AgendaProposal
 
 REASONS = {
     "overdue": _l("超期未办结"),
     "rejected": _l("退回重办"),
     "unsatisfied": _l("群众不满意"),
     "hard": _l("难事及暂难解决"),
+    "proposed": _l("工作组提请"),
 }
 ORDER = {code: i for i, code in enumerate(REASONS)}
 
@@ -52,6 +61,15 @@ ORDER = {code: i for i, code in enumerate(REASONS)}
 REJECTIONS = (Action.reject_verification.value, Action.reject_plan.value, Action.reject_signoff.value)
 
 KIND_LABELS = {AgendaKind.group: _l("工作组调度会"), AgendaKind.office: _l("活动办调度会")}
+
+# Who generates agendas: the office (any meeting), a work group lead (its own group's meeting).
+GENERATORS = (Role.office, Role.group_lead)
+
+# What a group lead may propose: problems still open for discussion (being handled or waiting
+# for the office's 暂难解决 decision).
+PROPOSABLE = (*HANDLING, Status.cannot_solve_review)
+PROPOSAL_REASON_MAX = 500
+PROPOSABLE_SHOWN = 300  # the proposal form offers at most this many of the group's problems
 
 # A meeting date at most this far from today (a typo in the year would review a wrong period).
 MAX_DAYS_AWAY = 366
@@ -126,6 +144,14 @@ def period_label(start: date, end: date) -> str:
     return f"{cn_date(start)}—{cn_date(end)}"
 
 
+def may_generate(user, kind, unit: Unit | None) -> bool:
+    """The office: any meeting; a work group lead: its own group's meeting alone."""
+    if user.role == Role.office:
+        return True
+    return (user.role == Role.group_lead and AgendaKind(kind) == AgendaKind.group and unit is not None
+            and unit.id == user.unit_id)
+
+
 # ---------------------------------------------------------------- the four selections
 
 
@@ -170,6 +196,67 @@ def hard(scope: Scope) -> set[int]:
     return set(db.session.scalars(select(union(now, ended).subquery().c[0])))
 
 
+def proposed(scope: Scope) -> dict[int, list[AgendaProposal]]:
+    """The office's meeting: the proposals no office agenda has taken yet (problem id → them)."""
+    if scope.kind != AgendaKind.office:
+        return {}
+    out: dict[int, list[AgendaProposal]] = {}
+    for prop in db.session.scalars(select(AgendaProposal).where(AgendaProposal.agenda_id.is_(None))
+                                   .options(joinedload(AgendaProposal.work_group))
+                                   .order_by(AgendaProposal.id)):
+        out.setdefault(prop.problem_id, []).append(prop)
+    return out
+
+
+# ---------------------------------------------------------------- proposals
+
+
+def proposable(group: Unit) -> list[Problem]:
+    """The group's problems a lead may propose, nearest deadline first."""
+    return db.session.scalars(
+        select(Problem).where(Problem.work_group_id == group.id, Problem.status.in_(PROPOSABLE))
+        .order_by(Problem.deadline.is_(None), Problem.deadline, Problem.id).limit(PROPOSABLE_SHOWN)).all()
+
+
+def propose(user, problem: Problem | None, reason: str | None) -> AgendaProposal:
+    """提请调度会: a group lead puts a hard case of its own group before the office's next
+    meeting, with the reason. One open proposal per problem. Audited; flushes."""
+    reason = (reason or "").strip()
+    if problem is None:
+        raise AgendaInvalid("problem_id", _l("请选择要提请的问题。"))
+    if user.role != Role.group_lead or problem.work_group_id != user.unit_id:
+        raise AgendaInvalid("problem_id", _l("只能提请本工作组的问题。"))
+    if problem.status not in PROPOSABLE:
+        raise AgendaInvalid("problem_id", _l("问题 %(n)s 已不在办理中，无需提请调度会。", n=problem.number))
+    if not reason:
+        raise AgendaInvalid("reason", _l("请填写提请理由。"))
+    if len(reason) > PROPOSAL_REASON_MAX:
+        raise AgendaInvalid("reason", _l("提请理由不能超过%(max)d字。", max=PROPOSAL_REASON_MAX))
+    if db.session.scalar(select(AgendaProposal.id).where(
+            AgendaProposal.problem_id == problem.id, AgendaProposal.agenda_id.is_(None)).limit(1)) is not None:
+        raise AgendaInvalid("problem_id", _l("问题 %(n)s 已经提请，尚未列入议程。", n=problem.number))
+    prop = AgendaProposal(problem_id=problem.id, work_group_id=user.unit_id, reason=reason,
+                          proposed_by_id=user.id, proposed_at=clock.now())
+    db.session.add(prop)
+    db.session.flush()
+    audit.record("agenda.propose", obj=prop, user=user,
+                 detail={"problem": problem.number, "work_group": user.unit_id, "reason": reason})
+    offices = db.session.scalars(select(Unit.id).where(Unit.kind == UnitKind.office)).all()
+    notify(unit_people(offices, ACT), "proposal", f"工作组提请调度会：{problem.number}",
+           f"{user.unit.name}：{reason}", target=("problem", problem.id), dedupe=f"proposal:{prop.id}")
+    return prop
+
+
+def proposals_for(user, limit: int = 200) -> list[AgendaProposal]:
+    """A group lead: its group's proposals; the office and the leader: everyone's. Open first."""
+    q = select(AgendaProposal).options(joinedload(AgendaProposal.problem), joinedload(AgendaProposal.work_group),
+                                       joinedload(AgendaProposal.proposed_by), joinedload(AgendaProposal.agenda))
+    if user.role == Role.group_lead:
+        q = q.where(AgendaProposal.work_group_id == user.unit_id)
+    return db.session.scalars(q.order_by(AgendaProposal.agenda_id.is_not(None), AgendaProposal.id.desc())
+                              .limit(limit)).all()
+
+
 # ---------------------------------------------------------------- the items
 
 
@@ -181,6 +268,7 @@ class Candidate:
     detail: str = ""
     seq: int = 0
     last_event: ProblemEvent | None = field(default=None, repr=False)
+    proposals: list = field(default_factory=list, repr=False)
 
 
 def _chunks(ids: list[int]):
@@ -217,24 +305,29 @@ def _detail(c: Candidate, meeting_on: date) -> str:
         if note:
             text += f"（{note[:40]}{'…' if len(note) > 40 else ''}）"
         parts.append(text)
+    for prop in c.proposals:
+        parts.append(f"{prop.work_group.name}提请：{prop.reason}")
     return "；".join(parts)
 
 
 def select_items(scope: Scope) -> list[Candidate]:
     """What the meeting would review now, in agenda order, each with its frozen detail.
 
-    Six statements for the reasons and two per ``CHUNK`` problems, whatever the data size.
+    Seven statements for the reasons and two per ``CHUNK`` problems, whatever the data size.
     """
     late = overdue(scope)
     found: dict[int, list[str]] = {pid: ["overdue"] for pid in late}
-    for code, ids in (("rejected", rejected(scope)), ("unsatisfied", unsatisfied(scope)), ("hard", hard(scope))):
+    asked = proposed(scope)
+    for code, ids in (("rejected", rejected(scope)), ("unsatisfied", unsatisfied(scope)), ("hard", hard(scope)),
+                      ("proposed", asked)):
         for pid in ids:
             found.setdefault(pid, []).append(code)
     problems, last = _load(sorted(found))
     out = []
     with force_locale("zh_CN"):
         for pid, reasons in found.items():
-            c = Candidate(problems[pid], sorted(reasons, key=ORDER.__getitem__), last_event=last.get(pid))
+            c = Candidate(problems[pid], sorted(reasons, key=ORDER.__getitem__), last_event=last.get(pid),
+                          proposals=asked.get(pid, []))
             if pid in late:
                 c.overdue_days = max(workdays_between(late[pid], scope.meeting_on), 0)
             c.detail = _detail(c, scope.meeting_on)
@@ -249,16 +342,21 @@ def select_items(scope: Scope) -> list[Candidate]:
 
 
 def sections(items) -> list[tuple[str, object, list]]:
-    """Per reason (in ``REASONS`` order): (code, label, the items carrying it) — empty ones too."""
-    return [(code, label, [i for i in items if code in i.reasons]) for code, label in REASONS.items()]
+    """Per reason (in ``REASONS`` order): (code, label, the items carrying it) — empty ones too,
+    except 工作组提请, shown only when something was proposed."""
+    out = [(code, label, [i for i in items if code in i.reasons]) for code, label in REASONS.items()]
+    return [(code, label, rows) for code, label, rows in out if code != "proposed" or rows]
 
 
 def generate(kind, scope_unit: Unit | None, meeting_on: date, user, note: str | None = None) -> Agenda:
     """Write the agenda of one meeting with its items (flushes, audits; never commits).
 
-    An agenda with nothing on it is allowed: it says 无 under each reason.
+    An agenda with nothing on it is allowed: it says 无 under each reason. ``AgendaInvalid``
+    when ``user`` may not generate it (``may_generate``).
     """
     scope = scope_of(kind, scope_unit, meeting_on)
+    if not may_generate(user, scope.kind, scope.unit):
+        raise AgendaInvalid("work_group", _l("工作组组长只能生成本工作组调度会的议程。"))
     items = select_items(scope)
     agenda = Agenda(kind=scope.kind, scope_unit_id=scope.unit.id if scope.unit else None, meeting_on=meeting_on,
                     period_start=scope.start, period_end=scope.end, title=title_of(scope),
@@ -267,7 +365,12 @@ def generate(kind, scope_unit: Unit | None, meeting_on: date, user, note: str | 
                     for c in items]
     db.session.add(agenda)
     db.session.flush()
+    taken = [p.id for c in items for p in c.proposals]
+    if taken:
+        db.session.execute(update(AgendaProposal).where(AgendaProposal.id.in_(taken)).values(agenda_id=agenda.id))
     counts = {code: sum(code in c.reasons for c in items) for code in REASONS}
+    if not counts["proposed"]:
+        del counts["proposed"]
     audit.record("agenda.generate", obj=agenda, user=user, detail={
         "title": agenda.title, "kind": scope.kind.value, "scope_unit": scope.unit.id if scope.unit else None,
         "meeting_on": meeting_on.isoformat(), "period": [scope.start.isoformat(), scope.end.isoformat()],

@@ -15,6 +15,7 @@ from ..cases.models import Problem
 from ..core import clock
 from ..core.extensions import db
 from ..core.types import UTCDateTime, enum_column
+from ..handling.models import Meeting
 from ..org.models import Unit
 
 
@@ -76,9 +77,12 @@ class Agenda(db.Model):
     note: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    # The meeting held on this agenda, whose minutes (纪要) are recorded (supervision.minutes).
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"), unique=True)
 
     scope_unit: Mapped[Unit | None] = relationship()
     created_by: Mapped[User] = relationship()
+    meeting: Mapped[Meeting | None] = relationship()
     items: Mapped[list["AgendaItem"]] = relationship(
         back_populates="agenda", order_by="AgendaItem.seq", cascade="all, delete-orphan")
 
@@ -98,6 +102,28 @@ class AgendaItem(db.Model):
 
     agenda: Mapped[Agenda] = relationship(back_populates="items")
     problem: Mapped[Problem] = relationship()
+
+
+class AgendaProposal(db.Model):
+    """A work group lead's proposal to put a hard case of the group before the next office
+    meeting, with the reason; taken (``agenda_id``) by the office agenda that lists it."""
+
+    __tablename__ = "supervision_agenda_proposals"
+    audit_type = "agenda_proposal"
+    __table_args__ = (Index("ix_supervision_agenda_proposals_open", "agenda_id", "work_group_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
+    work_group_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    proposed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    agenda_id: Mapped[int | None] = mapped_column(ForeignKey("supervision_agendas.id"))
+
+    problem: Mapped[Problem] = relationship()
+    work_group: Mapped[Unit] = relationship()
+    proposed_by: Mapped[User] = relationship()
+    agenda: Mapped[Agenda | None] = relationship()
 
 
 class PaperKind(enum.StrEnum):

@@ -4,7 +4,7 @@ The office runs it; the leader reads it. Units see their own 催办/通报 on th
 timeline, not here.
 """
 
-from flask import Blueprint, flash, redirect, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -21,7 +21,7 @@ from ..core.extensions import db
 from ..core.render import render
 from ..org.models import Unit
 from . import limits, sweep
-from .models import NoticeStatus, SupervisionNotice
+from .models import NoticeStatus, PaperRecipient, SupervisionNotice
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 readers = roles_required(Role.office, Role.leader)
@@ -88,6 +88,46 @@ def index():
                   shown=NOTICED_SHOWN)
 
 
+SENT_ACTIONS = {sweep.REMIND: _l("催办"), sweep.NOTICE: _l("通报")}
+
+
+SENT_SHOWN = 500  # the list behind a count shows at most this many problems (the latest)
+
+
+def _sent(unit_id: int, action: str):
+    """The problems behind a unit's 累计催办/累计通报 count: each once, with how often and when
+    last, newest first; and the totals (events, problems) the count stands for."""
+    where = (ProblemEvent.action == action, ProblemEvent.unit_id == unit_id)
+    total, problems = db.session.execute(
+        select(func.count(), func.count(ProblemEvent.problem_id.distinct())).where(*where)).one()
+    sent = (
+        select(ProblemEvent.problem_id, func.count().label("n"), func.max(ProblemEvent.created_at).label("at"))
+        .where(*where).group_by(ProblemEvent.problem_id).subquery()
+    )
+    rows = db.session.execute(
+        select(Problem, sent.c.n, sent.c.at).join(sent, sent.c.problem_id == Problem.id)
+        .order_by(sent.c.at.desc(), Problem.id.desc()).limit(SENT_SHOWN)
+    ).all()
+    return [{"problem": p, "times": n, "at": at} for p, n, at in rows], total, problems
+
+
+@bp.get("/sent")
+@readers
+def sent():
+    """The list behind a count of the per-unit table: the problems a unit was sent 催办 or
+    通报 about (every one of them: the count is their events' number)."""
+    action = request.args.get("action", "")
+    unit_id = request.args.get("unit", "")
+    if action not in SENT_ACTIONS or not unit_id.isdigit():
+        abort(404)
+    unit = db.session.get(Unit, int(unit_id))
+    if unit is None:
+        abort(404)
+    rows, total, problems = _sent(unit.id, action)
+    return render("supervision/sent.html", unit=unit, action=action, label=SENT_ACTIONS[action], rows=rows,
+                  total=total, problems=problems)
+
+
 @bp.post("/sweep")
 @office
 def run():
@@ -100,15 +140,21 @@ def run():
 
 @home.counts
 def _home_counts(user) -> list[home.Count]:
-    """超时未签收 (the unit's own, or every unit's for the office and the leader) and the 督办单
-    waiting for the unit's answer."""
+    """超时未签收 (the unit's own, or every unit's for the office and the leader), the 督办单
+    waiting for the unit's answer, and the 催办通知书/通报 not acknowledged yet (the unit's own,
+    or every unit's); each links to its list."""
     if user.role in UNIT_ROLES:
         late = db.session.scalar(select(func.count(AssignmentUnit.id)).where(limits.late_sign_for(user.unit_id)))
         waiting = db.session.scalar(select(func.count(SupervisionNotice.id)).where(
             SupervisionNotice.unit_id == user.unit_id, SupervisionNotice.status == NoticeStatus.open))
+        unread = db.session.scalar(select(func.count(PaperRecipient.id)).where(
+            PaperRecipient.unit_id == user.unit_id, PaperRecipient.acknowledged_at.is_(None)))
         return [home.Count("late_sign_for", _l("超时未签收"), late or 0, url_for("cases.queue", tab="to_sign"), True),
-                home.Count("notices", _l("待反馈督办单"), waiting or 0, url_for("notices.index", tab="pending"), True)]
+                home.Count("notices", _l("待反馈督办单"), waiting or 0, url_for("notices.index", tab="pending"), True),
+                home.Count("papers", _l("待签收催办通报"), unread or 0, url_for("papers.index"), True)]
     if user.role in (Role.office, Role.leader):
         late = db.session.scalar(select(func.count(AssignmentUnit.id)).where(limits.late_sign_for()))
-        return [home.Count("late_sign_for", _l("超时未签收"), late or 0, url_for("supervision.index"), True)]
+        unread = db.session.scalar(select(func.count(PaperRecipient.id)).where(PaperRecipient.acknowledged_at.is_(None)))
+        return [home.Count("late_sign_for", _l("超时未签收"), late or 0, url_for("supervision.index"), True),
+                home.Count("papers", _l("催办通报未签收"), unread or 0, url_for("papers.index"))]
     return []

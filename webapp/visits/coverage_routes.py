@@ -19,11 +19,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 
 from ..accounts import nav
 from ..accounts.gates import roles_required
 from ..accounts.roles import Role
+from ..cases import uploads
 from ..core import clock
 from ..core.errors import FieldsInvalid, Invalid
 from ..core.extensions import db
@@ -43,6 +43,7 @@ cadre_only = roles_required(Role.cadre)
 BY_LABELS = {"district": _l("全区"), "town": _l("镇（街道）"), "village": _l("村（社区）"),
              "group": _l("工作组"), "cadre": _l("包户干部")}
 HOME_LIST = 10
+HOME_BEHIND = 5
 
 
 @bp.record_once
@@ -117,11 +118,12 @@ def index():
     if visit_round is not None:
         for slug, model in (("households", Household), ("enterprises", Enterprise)):
             scope = access.register_scope(current_user, model)
-            rows = coverage.figures(model, visit_round, by, scope)
+            rows = coverage.figures(model, visit_round, by, scope, user=current_user)
             if not rows and by == "village" and model is Enterprise:  # enterprises belong to towns
-                rows = coverage.figures(model, visit_round, "town", scope)
+                rows = coverage.figures(model, visit_round, "town", scope, user=current_user)
             tables[slug] = {"district": coverage.total(rows) if by != "district"
-                            else coverage.figures(model, visit_round, "district", scope), "rows": rows}
+                            else coverage.figures(model, visit_round, "district", scope, user=current_user),
+                            "rows": rows}
     return render("visits/coverage.html", block="figures", visit_round=visit_round, rounds=coverage.rounds(),
                   by=by, by_labels=BY_LABELS, tables=tables,
                   days_left=coverage.days_left(visit_round) if visit_round else None)
@@ -142,25 +144,37 @@ def uncovered():
     key = request.args.get("key", type=int)
     page = max(1, request.args.get("page", 1, type=int))
     total, items = coverage.uncovered(model, visit_round, access.register_scope(current_user, model), by=by, key=key,
-                                      limit=queries.PAGE_SIZE, offset=(page - 1) * queries.PAGE_SIZE)
+                                      limit=queries.PAGE_SIZE, offset=(page - 1) * queries.PAGE_SIZE,
+                                      user=current_user)
     pages = max(1, -(-total // queries.PAGE_SIZE))
     return render("visits/uncovered.html", block="results", visit_round=visit_round, kind=kind, by=by, key=key,
                   items=items, total=total, page=page, pages=pages, by_labels=BY_LABELS)
 
 
 def home_coverage(user=None) -> dict | None:
-    """The home page's "本轮还有 N 户、M 家企业未走访" for the user's part of the register."""
+    """The home page's "本轮还有 N 户、M 家企业未走访" for the user's part of the register: for a
+    cadre, the first of their own still unvisited; for the office, a town or a group lead, the
+    towns, villages or cadres furthest behind, each linked to its list of the unvisited."""
     user = user or current_user
     if not user.is_authenticated or user.role not in access.READERS:
         return None
     visit_round = coverage.current_round()
     if visit_round is None:
         return None
-    out = {"round": visit_round, "days_left": coverage.days_left(visit_round)}
+    out = {"round": visit_round, "days_left": coverage.days_left(visit_round), "behind": [], "by": None}
+    if user.role == Role.cadre:
+        for slug, model in (("households", Household), ("enterprises", Enterprise)):
+            total, items = coverage.uncovered(model, visit_round, model.cadre_id == user.id, limit=HOME_LIST)
+            out[slug] = {"total": total, "items": items}
+        return out
+    by = _default_by(user)
     for slug, model in (("households", Household), ("enterprises", Enterprise)):
-        scope = (model.cadre_id == user.id) if user.role == Role.cadre else access.register_scope(user, model)
-        total, items = coverage.uncovered(model, visit_round, scope, limit=HOME_LIST)
-        out[slug] = {"total": total, "items": items}
+        grouped = "town" if by == "village" and model is Enterprise else by  # enterprises belong to towns
+        rows = coverage.figures(model, visit_round, grouped, access.register_scope(user, model), user=user)
+        out[slug] = {"total": sum(r.uncovered for r in rows), "items": []}
+        if model is Household:
+            behind = sorted((r for r in rows if r.uncovered), key=lambda r: (r.rate or 0, -r.uncovered, r.name))
+            out["behind"], out["by"] = behind[:HOME_BEHIND], by
     return out
 
 
@@ -170,18 +184,31 @@ def home_coverage(user=None) -> dict | None:
 @bp.get("/visits/mine")
 @cadre_only
 def mine():
-    """我的包户: the cadre's households and enterprises, the unvisited of the round first."""
+    """我的包户: the cadre's households or enterprises, thirty at a time — those not yet visited in
+    the round first (the default), or those visited, or all; searched by name, 户号 or initials."""
     visit_round = coverage.current_round()
-    lists = {}
-    for slug, model in (("households", Household), ("enterprises", Enterprise)):
-        cond = [model.cadre_id == current_user.id, model.is_closed.is_(False)]
-        order = [model.id]
-        if visit_round is not None:
-            order.insert(0, coverage.covered_condition(model, visit_round))
-        opts = [joinedload(Household.village)] if model is Household else [joinedload(Enterprise.town)]
-        items = list(db.session.scalars(select(model).options(*opts).where(*cond).order_by(*order).limit(500)))
-        lists[slug] = {"items": items, "visited": queries.visited_ids(model, [e.id for e in items], visit_round)}
-    return render("visits/mine.html", lists=lists, visit_round=visit_round,
+    counted = {slug: queries.mine_counts(model, current_user, visit_round)
+               for slug, model in (("households", Household), ("enterprises", Enterprise))}
+    kind = request.args.get("kind")
+    if kind not in counted:  # a cadre who holds only enterprises opens on them
+        kind = "enterprises" if not counted["households"][0] and counted["enterprises"][0] else "households"
+    state = request.args.get("state")
+    if state not in queries.MINE_STATES or visit_round is None:
+        state = "unvisited" if visit_round is not None else "all"
+    q = (request.args.get("q") or "").strip()[:40]
+    after = request.args.get("after", type=int)
+    model = _model(kind)
+    items, next_after = queries.mine_page(model, current_user, visit_round, state=state, q=q, after=after)
+    visited = (set() if visit_round is None else {e.id for e in items} if state == "visited"
+               else queries.visited_ids(model, [e.id for e in items], visit_round) if state == "all" else set())
+
+    def mine_url(**changed):
+        return url_for("coverage.mine", **{"kind": kind, "state": state, "q": q or None, **changed})
+
+    block = "more" if after is not None else "results"
+    return render("visits/mine.html", block=block, mine_url=mine_url, kind=kind, state=state, q=q, after=after,
+                  items=items,
+                  next_after=next_after, visited=visited, counted=counted, visit_round=visit_round,
                   days_left=coverage.days_left(visit_round) if visit_round else None)
 
 
@@ -214,10 +241,14 @@ def record(slug: str, entry_id: int):
         ok = False
     if not ok:
         return _record_page(slug, entry, form)
+    checked = _checked_photos(form)
+    if checked is None:
+        return _record_page(slug, entry, form)
     village = entry.village if model is Household else _enterprise_village(entry)
     if village is None:
         form.form_errors.append(_("该企业所在镇（街道）还没有村（社区），请联系区活动办。"))
         return _record_page(slug, entry, form)
+    written: list[str] = []
     try:
         visit, created = ops.record_visit(
             current_user, visited_on=form.visited_on.data, village=village,
@@ -227,22 +258,57 @@ def record(slug: str, entry_id: int):
             client_token=form.token.data, household=entry if model is Household else None,
             enterprise=entry if model is Enterprise else None, mode=VisitMode(form.mode.data),
             met=form.met.data or "", follow_up=form.follow_up.data or "")
+        if created:  # a repeated submission keeps the photos of the first
+            for c in checked:
+                stored = uploads.store(c)
+                written.append(stored.stored_name)
+                ops.add_visit_photo(visit, current_user, filename=c.filename, stored_name=stored.stored_name,
+                                    mime=c.mime, size=stored.size, sha256=stored.sha256)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
+        uploads.remove(written)
         visit = db.session.scalar(select(Visit).where(Visit.client_token == form.token.data))
         if visit is None:
             raise
         created = False
     except Invalid as exc:
         db.session.rollback()
+        uploads.remove(written)
         form.form_errors.append(str(exc))
         return _record_page(slug, entry, form)
+    except BaseException:
+        db.session.rollback()
+        uploads.remove(written)
+        raise
     flash(_("走访记录已保存。") if created else _("这次走访已经保存过了（重复提交不会重复登记）。"),
           "success" if created else "info")
     if request.form.get("then") == "problems":
         return redirect(url_for("visits.visit", visit_id=visit.id))
-    return redirect(url_for("coverage.mine"))
+    return redirect(url_for("coverage.mine", kind=slug))
+
+
+def _checked_photos(form) -> list | None:
+    """The chosen photos, checked and re-encoded (JPEG/PNG only); None with field messages."""
+    files = form.chosen_files()
+    if len(files) > uploads.MAX_FILES_PER_PROBLEM:
+        form.photos.errors = [_("每次走访最多上传 %(n)d 张照片。", n=uploads.MAX_FILES_PER_PROBLEM)]
+        return None
+    checked, errors = [], []
+    for storage in files:
+        try:
+            c = uploads.check(storage)
+        except uploads.UploadRefused as exc:
+            errors.append(str(exc.args[0]))
+            continue
+        if not c.mime.startswith("image/"):
+            errors.append(_("文件“%(name)s”不是 JPG 或 PNG 照片。", name=c.filename))
+            continue
+        checked.append(c)
+    if errors:
+        form.photos.errors = errors
+        return None
+    return checked
 
 
 def _enterprise_village(entry: Enterprise):
@@ -252,5 +318,8 @@ def _enterprise_village(entry: Enterprise):
 
 
 def _record_page(slug, entry, form):
-    return render("visits/record.html", slug=slug, entry=entry, form=form,
-                  errors=bool(form.errors or form.form_errors))
+    # A re-rendered page cannot keep the chosen files: say which ones to choose again.
+    lost = [f.filename for f in form.chosen_files()] if request.method == "POST" else []
+    return render("visits/record.html", slug=slug, entry=entry, form=form, lost=lost,
+                  errors=bool(form.errors or form.form_errors), max_mb=uploads.max_bytes() / 1024 / 1024,
+                  max_files=uploads.MAX_FILES_PER_PROBLEM)

@@ -1,4 +1,5 @@
-"""The office imports the districts' Excel 台账 of households and enterprises.
+"""The office imports the districts' Excel 台账 of households and enterprises, and the historical
+visits with their problems (``visit_imports``).
 
 The upload is saved as it arrives (refused past ``IMPORT_MAX_MB`` without reading the rest) and
 its first bytes checked (an .xlsx, not a password-protected or old .xls file); the rows are read
@@ -6,6 +7,7 @@ and written by a background job (``imports.import_register``) whose page shows t
 when done, the counts and the error rows to download.
 """
 
+import io
 import secrets
 from urllib.parse import quote
 
@@ -22,10 +24,11 @@ from ..accounts import nav
 from ..accounts.gates import roles_required
 from ..accounts.roles import Role
 from ..core import jobs
+from ..core import storage as store
 from ..core.extensions import db
 from ..core.render import render
 from ..documents.excel import XLSX_MIME
-from . import imports
+from . import imports, visit_imports
 
 bp = Blueprint("imports", __name__)
 office = roles_required(Role.office)
@@ -49,29 +52,21 @@ def _page(kind: str, form: ImportForm, status: int = 200):
 
 
 def _save_upload(storage, max_bytes: int) -> str:
-    """Write the upload to the jobs' upload folder; ``ValueError`` with a message when refused."""
-    folder = jobs.results_dir() / "uploads"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Hand the upload to the job through the upload store (whichever host runs the job reads
+    it there); ``ValueError`` with a message when refused."""
     name = f"{secrets.token_hex(12)}.xlsx"
-    path = folder / name
-    size, head = 0, b""
-    try:
-        with open(path, "xb") as out:
-            while block := storage.stream.read(CHUNK):
-                if not head:
-                    head = block[:8]
-                size += len(block)
-                if size > max_bytes:
-                    raise ValueError(_("文件超过 %(n)d MB 的上限：请拆分成几个文件分别导入。", n=max_bytes // (1024 * 1024)))
-                out.write(block)
-        if size == 0:
-            raise ValueError(_("文件是空的。"))
-        problem = imports.check_header_bytes(head)
-        if problem:
-            raise ValueError(problem)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
+    size, data = 0, io.BytesIO()
+    while block := storage.stream.read(CHUNK):
+        size += len(block)
+        if size > max_bytes:
+            raise ValueError(_("文件超过 %(n)d MB 的上限：请拆分成几个文件分别导入。", n=max_bytes // (1024 * 1024)))
+        data.write(block)
+    if size == 0:
+        raise ValueError(_("文件是空的。"))
+    problem = imports.check_header_bytes(data.getvalue()[:8])
+    if problem:
+        raise ValueError(problem)
+    store.current().put(imports.UPLOADS + name, data)
     return name
 
 
@@ -95,8 +90,13 @@ def _import(kind: str):
     except ValueError as exc:
         form.file.errors = [str(exc)]
         return _page(kind, form)
-    job = jobs.start_job(f"visits.import.{kind}", current_user, f"{imports.KINDS[kind]}：{storage.filename}"[:200],
-                         imports.import_register, kind, stored, bool(form.valid_only.data), storage.filename[:120])
+    title = f"{imports.KINDS[kind]}：{storage.filename}"[:200]
+    if kind == "visits":
+        job = jobs.start_job("visits.import.visits", current_user, title, visit_imports.import_visits, stored,
+                             bool(form.valid_only.data), storage.filename[:120])
+    else:
+        job = jobs.start_job(f"visits.import.{kind}", current_user, title, imports.import_register, kind, stored,
+                             bool(form.valid_only.data), storage.filename[:120])
     db.session.commit()
     return redirect(url_for("jobs.detail", job_id=job.id))
 
@@ -115,6 +115,13 @@ def enterprises():
     return _import("enterprises")
 
 
+@bp.route("/visits/import/visits", methods=["GET", "POST"])
+@office
+def visits():
+    """Import historical visits and the problems raised in them from the 走访台账 template."""
+    return _import("visits")
+
+
 @bp.get("/visits/import/<kind>/template.xlsx")
 @office
 def template(kind: str):
@@ -122,6 +129,7 @@ def template(kind: str):
     if kind not in imports.KINDS:
         abort(404)
     resp = Response(imports.template_workbook(kind), mimetype=XLSX_MIME)
-    name = "户籍台账导入模板.xlsx" if kind == "households" else "企业台账导入模板.xlsx"
+    name = {"households": "户籍台账导入模板.xlsx", "enterprises": "企业台账导入模板.xlsx",
+            "visits": "历史走访台账导入模板.xlsx"}[kind]
     resp.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
     return resp

@@ -10,12 +10,14 @@ one); a row equal to what the register holds is counted "unchanged", so the same
 writes nothing the second time. All writes go in one transaction at the end, in batches.
 """
 
+import datetime
 import functools
 import hashlib
 import io
-import json
+import tempfile
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,15 +26,16 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook, load_workbook
-from sqlalchemy import bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, func, insert, select, tuple_, update
 
 from ..accounts.models import User
 from ..accounts.roles import Role
-from ..core import audit, clock, jobs
+from ..core import audit, clock, jobs, pii, storage
 from ..core.db import writing
 from ..core.extensions import db
 from ..org.models import TERRITORIAL, Unit, UnitKind, pinyin_initials
 from . import credit_code
+from . import operations as ops
 from .intake_forms import normalise_phone
 from .models import (
     SIZE_BAND_LABELS,
@@ -48,22 +51,29 @@ try:  # the fast reader when installed (a runtime dependency); openpyxl read-onl
 except ImportError:  # pragma: no cover
     calamine = None
 
-KINDS = {"households": _l("导入户籍台账"), "enterprises": _l("导入企业台账")}
+KINDS = {"households": _l("导入户籍台账"), "enterprises": _l("导入企业台账"), "visits": _l("导入历史走访台账")}
 for _code, _label in KINDS.items():
     jobs.register_kind(f"visits.import.{_code}", _label)
 
 HOUSEHOLD_COLUMNS = ("镇（街道）", "村（社区）", "户号", "户主姓名", "住址", "家庭人口", "联系电话", "关注标记", "包户干部账号")
 ENTERPRISE_COLUMNS = ("企业名称", "统一社会信用代码", "个体工商户", "镇（街道）", "地址", "联系人", "联系电话", "规模",
                       "行业", "包企干部账号")
+# The historical visits (before the system) with the problems raised: one row per visit, or per
+# problem (rows of the same date, entry and cadre are one visit); see ``visit_imports``.
+VISIT_COLUMNS = ("走访日期", "镇（街道）", "村（社区）", "户号", "企业信用代码", "企业名称", "走访干部账号", "走访方式",
+                 "见到的人", "了解到的情况", "反映的诉求", "下一步打算", "未关联原因", "问题标题", "问题描述", "问题类别",
+                 "群众姓名", "群众电话", "问题状态", "办结日期", "办理结果和回音")
 REQUIRED = {"households": ("镇（街道）", "村（社区）", "户号", "户主姓名", "包户干部账号"),
-            "enterprises": ("企业名称", "镇（街道）", "包企干部账号")}
+            "enterprises": ("企业名称", "镇（街道）", "包企干部账号"),
+            "visits": ("走访日期", "镇（街道）", "走访干部账号")}
 BATCH = 1000
+UPLOADS = "imports/"  # where an uploaded workbook waits for its job, in the upload store
 PROGRESS_ROWS = 2000
 ZIP_MAGIC, OLE_MAGIC = b"PK\x03\x04", b"\xd0\xcf\x11\xe0"
 
 
 def columns(kind: str) -> tuple[str, ...]:
-    return HOUSEHOLD_COLUMNS if kind == "households" else ENTERPRISE_COLUMNS
+    return {"households": HOUSEHOLD_COLUMNS, "enterprises": ENTERPRISE_COLUMNS, "visits": VISIT_COLUMNS}[kind]
 
 
 def limits() -> tuple[int, int]:
@@ -89,6 +99,15 @@ def template_workbook(kind: str) -> bytes:
     ws.append(list(columns(kind)))
     if kind == "households":
         ws.append(["潘安湖街道", "权台村", "0001", "张某某", "三组 12 号", 4, "13800000000", "低保、残疾", "cadre"])
+    elif kind == "visits":
+        ws.append([datetime.date(2026, 5, 6), "潘安湖街道", "权台村", "0001", "", "", "cadre", "入户", "户主本人",
+                   "老两口身体尚可", "门前道路坑洼", "下月回访", "", "门前道路坑洼积水", "雨后积水，出行不便",
+                   "道路交通", "张某某", "13800000000", "已办结", datetime.date(2026, 5, 20),
+                   "村里已平整路面、疏通边沟，回访时户主表示满意"])
+        ws.append([datetime.date(2026, 5, 8), "潘安湖街道", "", "", "91320305MA0000001X", "", "cadre", "到企业",
+                   "李经理", "生产正常", "", "", "", "", "", "", "", "", "", "", ""])
+        for row in ws.iter_rows(min_row=2):
+            row[0].number_format = row[19].number_format = "yyyy-mm-dd"
     else:
         ws.append(["某某科技有限公司", "91320305MA0000001X", "否", "潘安湖街道", "工业园 8 号", "李某",
                    "0516-87000000", "小型", "制造业", "cadre"])
@@ -236,7 +255,8 @@ def _household(row: dict, lk: _Lookups) -> tuple[dict | None, list[str]]:
         return None, errs
     return {"village_id": village, "town_id": town, "number": number, "head_name": head[:64],
             "initials": _initials(head[:64])[:64], "address": _text(row.get("住址"), 255), "members": members,
-            "phone": phone, "cadre_id": cadre[0], "work_group_id": cadre[1],
+            "phone": phone, "phone_index": pii.blind_index(phone, "phone"), "cadre_id": cadre[0],
+            "work_group_id": cadre[1],
             "marks": sorted({lk.marks[m.strip()] for m in marks})}, []
 
 
@@ -270,7 +290,8 @@ def _enterprise(row: dict, lk: _Lookups) -> tuple[dict | None, list[str]]:
         return None, errs
     return {"name": name[:128], "initials": _initials(name[:128])[:128], "credit_code": code,
             "is_individual": individual, "town_id": town, "address": _text(row.get("地址"), 255),
-            "contact_name": _text(row.get("联系人"), 64), "phone": phone, "size_band": size,
+            "contact_name": _text(row.get("联系人"), 64), "phone": phone,
+            "phone_index": pii.blind_index(phone, "phone"), "size_band": size,
             "industry": _text(row.get("行业"), 64), "cadre_id": cadre[0], "work_group_id": cadre[1]}, []
 
 
@@ -281,7 +302,8 @@ def _initials(name: str) -> str:
 
 
 def _hash(values: dict) -> str:
-    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
+    # The row's values in a fixed order, unit-separated (no JSON encoder per row).
+    return hashlib.sha256("\x1f".join(f"{k}={values[k]}" for k in sorted(values)).encode()).hexdigest()
 
 
 def _key(kind: str, v: dict):
@@ -360,6 +382,7 @@ def write(kind: str, valid: list[dict], out: Outcome) -> None:
         else:
             changed.append({**v, "b_id": hit[0]})
     now = clock.now()
+    last_id = db.session.scalar(select(func.max(table.c.id))) or 0  # the new rows come after it
     marks_rows = []
     extra = {"created_at": now, "version": 1, "is_closed": False, "closed_reason": ""}
     for i in range(0, len(new), BATCH):
@@ -367,9 +390,13 @@ def write(kind: str, valid: list[dict], out: Outcome) -> None:
                                            for v in new[i:i + BATCH]])
     if kind == "households":
         # The new rows' ids, for their marks only (a plain executemany is the fast path of an insert).
+        # Read back by id range (the rows just inserted come after ``last_id``): one primary-key
+        # range scan, not a lookup by natural key per chunk.
         marked = [v for v in new if v["marks"]]
-        ids = _existing(kind, marked)
-        marks_rows += [{"household_id": ids[v["_key"]][0], "mark_id": m} for v in marked for m in v["marks"]]
+        ids = {("h", vid, num): hid for hid, vid, num in db.session.execute(
+            select(Household.id, Household.village_id, Household.number).where(Household.id > last_id))} \
+            if marked else {}
+        marks_rows += [{"household_id": ids[v["_key"]], "mark_id": m} for v in marked for m in v["marks"]]
     out.created = len(new)
     fields = [c for c in (valid[0].keys() if valid else []) if c not in ("_key", "marks")]
     stmt = update(table).where(table.c.id == bindparam("b_id")).values(
@@ -384,6 +411,9 @@ def write(kind: str, valid: list[dict], out: Outcome) -> None:
     out.updated = len(changed)
     for i in range(0, len(marks_rows), BATCH * 5):
         db.session.execute(insert(household_marks), marks_rows[i:i + BATCH * 5])
+    # The coverage counters follow the new and changed entries in the same transaction.
+    ops.count_new_entries(model, last_id)
+    ops.recount_entries(**{kind: [v["b_id"] for v in changed]})
 
 
 def error_workbook(kind: str, errors: list[tuple[int, str, dict]]) -> bytes:
@@ -405,15 +435,28 @@ def _cell(value):
     return value
 
 
+@contextmanager
+def uploaded_workbook(stored: str):
+    """The workbook a request left in the upload store for its job, as a local file while the job
+    reads it (any host's worker can run the job); gone from the store afterwards."""
+    name = UPLOADS + stored
+    try:
+        with tempfile.TemporaryDirectory(prefix="huiyin-import-") as tmp:
+            path = Path(tmp) / "upload.xlsx"
+            try:
+                path.write_bytes(storage.current().get(name))
+            except FileNotFoundError:
+                raise jobs.JobError(_("上传的文件已不在，请重新导入。")) from None
+            yield path
+    finally:
+        storage.current().delete(name)
+
+
 @jobs.job_task(retries=0)
 def import_register(run: jobs.JobRun, kind: str, stored: str, valid_only: bool, filename: str) -> dict:
     """Validate the uploaded 台账 and upsert its rows (see the module doc)."""
-    path = jobs.results_dir() / "uploads" / stored
-    try:
-        with force_locale("zh_CN"):
-            return _import(run, kind, path, valid_only, filename)
-    finally:
-        path.unlink(missing_ok=True)
+    with uploaded_workbook(stored) as path, force_locale("zh_CN"):
+        return _import(run, kind, path, valid_only, filename)
 
 
 def _import(run: jobs.JobRun, kind: str, path: Path, valid_only: bool, filename: str) -> dict:

@@ -174,6 +174,10 @@ class VisitForm(FlaskForm):
     VISIT_FIELDS = ("visited_on", "village", "household_kind", "household_name", "visitors", "situation", "demands",
                     "unregistered_reason")
 
+    def entry_title(self, list_name: str, index: int) -> str:
+        """How the error summary names a problem block (as its legend does)."""
+        return _("问题 %(n)d", n=index + 1)
+
     def load_choices(self, village_choices: list[SelectChoice], category_choices: list[SelectChoice]) -> None:
         self._village_choices = village_choices
         self._category_choices = category_choices

@@ -22,6 +22,7 @@ from ..cases.models import Problem
 from ..core import clock
 from ..core.errors import Invalid
 from ..core.extensions import db
+from ..core.numbering import format_number
 from ..core.render import render
 from ..documents.pdf import pdf_response, render_pdf
 from ..org.models import Unit, UnitKind
@@ -134,7 +135,8 @@ def record_pdf(visit_id: int):
     problems = db.session.scalars(select(Problem).options(joinedload(Problem.category))
                                   .where(Problem.visit_id == visit.id).order_by(Problem.id)).all()
     with force_locale("zh_CN"):
-        data = render_pdf("visit_record", doc_title="走访记录表", visit=_visit_row(visit), problems=[
+        doc_number = format_number("visit_record", visit.record_no) if visit.record_no else ""
+        data = render_pdf("visit_record", doc_title="走访记录表", doc_number=doc_number, visit=_visit_row(visit), problems=[
             {"number": p.number, "title": p.title, "category": p.category.name if p.category else "",
              "resident": p.resident_name, "phone": mask_phone(p.resident_phone)} for p in problems],
             printed_on=clock.today())

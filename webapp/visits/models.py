@@ -29,6 +29,7 @@ from ..accounts.models import User
 from ..cases.models import Problem
 from ..core import clock
 from ..core.extensions import db
+from ..core.pii import EncryptedString
 from ..core.types import UTCDateTime, enum_column
 from ..org.models import Unit, pinyin_initials
 
@@ -110,6 +111,9 @@ class Household(_Register, db.Model):
         Index("ix_households_group_open", "work_group_id", "is_closed"),
         # Town and district coverage read these alone (is_closed included: a covering index).
         Index("ix_households_town_village", "town_id", "village_id", "is_closed"),
+        # A town's open households in the lists' order (village, 户号): its unvisited list reads
+        # the first page in order instead of sorting the town.
+        Index("ix_households_town_open_number", "town_id", "is_closed", "village_id", "number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -120,7 +124,8 @@ class Household(_Register, db.Model):
     initials: Mapped[str] = mapped_column(String(64), default="", index=True)
     address: Mapped[str] = mapped_column(String(255), default="")
     members: Mapped[int] = mapped_column(Integer, default=1)
-    phone: Mapped[str] = mapped_column(String(32), default="")
+    phone: Mapped[str] = mapped_column(EncryptedString("phone", index="phone_index"), default="")  # sealed
+    phone_index: Mapped[str | None] = mapped_column(String(32), index=True)
     cadre_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     work_group_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     is_closed: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -166,7 +171,8 @@ class Enterprise(_Register, db.Model):
     town_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     address: Mapped[str] = mapped_column(String(255), default="")
     contact_name: Mapped[str] = mapped_column(String(64), default="")
-    phone: Mapped[str] = mapped_column(String(32), default="")
+    phone: Mapped[str] = mapped_column(EncryptedString("phone", index="phone_index"), default="")  # sealed
+    phone_index: Mapped[str | None] = mapped_column(String(32), index=True)
     size_band: Mapped[SizeBand] = mapped_column(enum_column(SizeBand, 16), default=SizeBand.small)
     industry: Mapped[str] = mapped_column(String(64), default="")
     cadre_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -237,6 +243,9 @@ class Visit(db.Model):
     met: Mapped[str] = mapped_column(String(64), default="")
     follow_up: Mapped[str] = mapped_column(Text, default="")
     unregistered_reason: Mapped[str] = mapped_column(String(255), default="")
+    # The 走访记录表's number, counted from the campaign's start (core.numbering, kind
+    # "visit_record"): drawn when the visit is recorded, or by ``operations.number_visits``.
+    record_no: Mapped[int | None] = mapped_column(Integer, unique=True)
 
     village: Mapped[Unit] = relationship(foreign_keys=[village_id])
     town: Mapped[Unit] = relationship(foreign_keys=[town_id])
@@ -245,5 +254,26 @@ class Visit(db.Model):
     household: Mapped[Household | None] = relationship()
     enterprise: Mapped[Enterprise | None] = relationship()
     problems: Mapped[list[Problem]] = relationship(back_populates="visit", order_by="Problem.id")
+    photos: Mapped[list["VisitPhoto"]] = relationship(back_populates="visit", order_by="VisitPhoto.id")
+
+
+class VisitPhoto(db.Model):
+    """A photo taken at a visit (not of a problem): checked and re-encoded like a problem's photos,
+    stored outside static/ with a thumbnail beside it, served only to those who may read the visit."""
+
+    __tablename__ = "visit_photos"
+    audit_type = "visit_photo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(80), unique=True)
+    mime: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+
+    visit: Mapped[Visit] = relationship(back_populates="photos")
 
 

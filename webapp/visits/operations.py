@@ -1,14 +1,17 @@
 """Writes about visits, the registers and the rounds.
 
 Each function checks what it is given, changes the rows, writes the audit event in the caller's
-transaction and flushes; the view commits once.
+transaction and flushes; the view commits once. Every write that may change coverage (a visit
+recorded or linked, an entry created, moved, reassigned or closed, a round set) counts the entries
+it touched again in the same transaction (``counts.recount`` / ``counts.rebuild_round``), so the
+coverage counters always equal a fresh count; bulk writers (imports) call ``recount_entries``.
 """
 
 from dataclasses import dataclass, field
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from ..accounts.models import User
 from ..accounts.roles import Role
@@ -16,7 +19,9 @@ from ..cases.operations import territory_of
 from ..core import audit, clock
 from ..core.errors import Conflict, FieldsInvalid, Invalid
 from ..core.extensions import db
+from ..core.numbering import CAMPAIGN, next_number, reserve_numbers
 from ..org.models import TERRITORIAL, Unit, UnitKind
+from . import counts
 from .models import (
     AttentionMark,
     Enterprise,
@@ -25,6 +30,7 @@ from .models import (
     SizeBand,
     Visit,
     VisitMode,
+    VisitPhoto,
     VisitRound,
 )
 
@@ -49,14 +55,16 @@ def record_visit(user, *, visited_on: date, village: Unit, household_kind, house
                  visitors: str, situation: str, demands: str, client_token: str | None,
                  household: Household | None = None, enterprise: Enterprise | None = None,
                  mode: VisitMode = VisitMode.home, met: str = "", follow_up: str = "",
-                 unregistered_reason: str = "") -> tuple[Visit, bool]:
-    """Record a visit; the same ``client_token`` returns the visit already made (created=False)."""
-    if client_token:
+                 unregistered_reason: str = "", fresh: bool = False) -> tuple[Visit, bool]:
+    """Record a visit; the same ``client_token`` returns the visit already made (created=False).
+    ``fresh``: the caller looked the tokens up in bulk and none of the visits carries this one."""
+    if client_token and not fresh:
         existing = db.session.scalar(select(Visit).where(Visit.client_token == client_token))
         if existing is not None:
             return existing, False
     town = territory_of(village)
     visit = Visit(
+        record_no=next_number("visit_record", CAMPAIGN)[1],
         visited_on=visited_on, village=village, town=town, work_group_id=user.unit_id,
         household_kind=household_kind, household_name=household_name, visitors=visitors,
         situation=situation, demands=demands, created_by_id=user.id, client_token=client_token,
@@ -65,10 +73,38 @@ def record_visit(user, *, visited_on: date, village: Unit, household_kind, house
     )
     db.session.add(visit)
     db.session.flush()
+    _recount_visited(visit)
     audit.record("visit.create", obj=visit, user=user, detail={
         "village": village.name, "household_id": household.id if household else None,
         "enterprise_id": enterprise.id if enterprise else None})
     return visit, True
+
+
+def number_visits() -> int:
+    """Give each visit loaded in bulk (past ``record_visit``) its 走访记录表 number, in the order
+    the visits were written, from the campaign-wide counter. Returns how many were numbered."""
+    ids = list(db.session.scalars(select(Visit.id).where(Visit.record_no.is_(None)).order_by(Visit.id)))
+    if not ids:
+        return 0
+    first = reserve_numbers("visit_record", len(ids), CAMPAIGN)
+    t = Visit.__table__
+    rows = [{"vid": vid, "no": first + i} for i, vid in enumerate(ids)]
+    for i in range(0, len(rows), 5000):
+        db.session.connection().execute(
+            update(t).where(t.c.id == bindparam("vid")).values(record_no=bindparam("no")), rows[i:i + 5000])
+    return len(ids)
+
+
+def add_visit_photo(visit: Visit, user, *, filename: str, stored_name: str, mime: str, size: int,
+                    sha256: str) -> VisitPhoto:
+    """Keep a photo taken at the visit (already checked and written by ``cases.uploads``)."""
+    photo = VisitPhoto(visit=visit, filename=filename[:255], stored_name=stored_name, mime=mime, size=size,
+                       sha256=sha256, uploaded_by_id=user.id)
+    db.session.add(photo)
+    db.session.flush()
+    audit.record("visit.photo", obj=visit, user=user, detail={"photo_id": photo.id, "filename": photo.filename,
+                                                              "sha256": sha256})
+    return photo
 
 
 def link_visit(visit: Visit, user, *, household: Household | None = None,
@@ -80,8 +116,11 @@ def link_visit(visit: Visit, user, *, household: Household | None = None,
         raise Invalid(_l("只能关联走访所在村（社区）的户。"))
     if enterprise is not None and enterprise.town_id != visit.town_id:
         raise Invalid(_l("只能关联走访所在镇（街道）的企业。"))
+    before = (visit.household_id, visit.enterprise_id)
     visit.household, visit.enterprise = household, enterprise
     db.session.flush()
+    counts.recount(Household, [before[0], visit.household_id])
+    counts.recount(Enterprise, [before[1], visit.enterprise_id])
     audit.record("visit.linked", obj=visit, user=user, detail={
         "household_id": household.id if household else None,
         "enterprise_id": enterprise.id if enterprise else None})
@@ -120,9 +159,33 @@ def link_visits_by_name() -> int:
         for row in rows:
             db.session.execute(update(Visit).where(Visit.id == row["vid"]).values({column: row["target"]}))
         linked += len(rows)
+    counts.recount(Household, [row["target"] for row in h_rows])
+    counts.recount(Enterprise, [row["target"] for row in e_rows])
     if linked:
         audit.record("visit.linked_by_name", object_type="visit", detail={"linked": linked})
     return linked
+
+
+def _recount_visited(visit: Visit) -> None:
+    if visit.household_id is not None:
+        counts.recount(Household, [visit.household_id])
+    if visit.enterprise_id is not None:
+        counts.recount(Enterprise, [visit.enterprise_id])
+
+
+def recount_entries(*, households=(), enterprises=()) -> None:
+    """Count the given register entries again after a bulk write that bypassed the operations
+    above (an import of households, enterprises or historical visits): the coverage counters
+    then equal a fresh count again. For a whole round or the whole register use
+    ``counts.rebuild_round`` / ``counts.rebuild`` (a few grouped statements)."""
+    counts.recount(Household, households)
+    counts.recount(Enterprise, enterprises)
+
+
+def count_new_entries(model, after_id: int) -> None:
+    """Count the register entries a bulk insert added (ids above ``after_id``) in a few grouped
+    statements: the bulk path of imports (entries counted already are left alone)."""
+    counts.count_new(model, after_id)
 
 
 # ---------------------------------------------------------------- registers
@@ -166,6 +229,7 @@ def create_household(user, data: HouseholdInput) -> Household:
     h.set_cadre(data.cadre)
     db.session.add(h)
     db.session.flush()
+    counts.recount(Household, [h.id])
     audit.record("household.create", obj=h, user=user, detail={"village": data.village.name, "number": h.number})
     return h
 
@@ -182,6 +246,7 @@ def update_household(h: Household, user, data: HouseholdInput, *, version=None) 
     h.set_head(data.head_name)
     h.set_cadre(data.cadre)
     db.session.flush()
+    counts.recount(Household, [h.id])
     audit.record("household.update", obj=h, user=user, detail={"before": before, "after": {
         "number": h.number, "head": h.head_name, "cadre_id": h.cadre_id, "village_id": h.village_id}})
 
@@ -225,6 +290,7 @@ def create_enterprise(user, data: EnterpriseInput) -> Enterprise:
     e.set_cadre(data.cadre)
     db.session.add(e)
     db.session.flush()
+    counts.recount(Enterprise, [e.id])
     audit.record("enterprise.create", obj=e, user=user, detail={"name": e.name, "credit_code": e.credit_code})
     return e
 
@@ -242,6 +308,7 @@ def update_enterprise(e: Enterprise, user, data: EnterpriseInput, *, version=Non
     e.set_name(data.name)
     e.set_cadre(data.cadre)
     db.session.flush()
+    counts.recount(Enterprise, [e.id])
     audit.record("enterprise.update", obj=e, user=user, detail={"before": before, "after": {
         "name": e.name, "credit_code": e.credit_code, "cadre_id": e.cadre_id}})
 
@@ -256,6 +323,7 @@ def close_entry(entry, user, *, reason: str, version=None) -> None:
         raise Conflict(_l("该记录已经注销。"))
     entry.is_closed, entry.closed_reason, entry.closed_at = True, reason[:255], clock.now()
     db.session.flush()
+    counts.recount(type(entry), [entry.id])
     audit.record(f"{entry.audit_type}.close", obj=entry, user=user, detail={"reason": entry.closed_reason})
 
 
@@ -274,11 +342,13 @@ def reassign(user, *, from_cadre: User, to_cadre: User, within_group: int | None
         cond = [model.cadre_id == from_cadre.id, model.is_closed.is_(False)]
         if within_group is not None:
             cond.append(model.work_group_id == within_group)
+        ids = list(db.session.scalars(select(model.id).where(*cond)))
         result = db.session.execute(
             update(model).where(*cond)
             .values(cadre_id=to_cadre.id, work_group_id=to_cadre.unit_id, version=model.version + 1)
             .execution_options(synchronize_session=False))
         moved[model.audit_type] = result.rowcount
+        counts.recount(model, ids)
     db.session.expire_all()
     audit.record("register.reassign", object_type="user", object_id=from_cadre.id, user=user, detail={
         "from": from_cadre.id, "to": to_cadre.id, "households": moved["household"],
@@ -315,6 +385,7 @@ def save_round(user, *, name: str, starts_on: date, ends_on: date, visit_round: 
         visit_round.name, visit_round.starts_on, visit_round.ends_on = name, starts_on, ends_on
         event = "visit_round.update"
     db.session.flush()
+    counts.rebuild_round(visit_round.id)
     audit.record(event, obj=visit_round, user=user, detail={
         "name": name, "starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat()})
     return visit_round

@@ -2,6 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
 from wtforms import (
     BooleanField,
     HiddenField,
@@ -124,3 +125,7 @@ class QuickVisitForm(FlaskForm):
         Optional(), Length(max=4000, message=_l("不超过 4000 个字符。"))])
     follow_up = TextAreaField(_l("下一步打算"), filters=[strip], validators=[
         Optional(), Length(max=2000, message=_l("不超过 2000 个字符。"))])
+    photos = MultipleFileField(_l("照片（可多选，可直接拍照）"))
+
+    def chosen_files(self) -> list:
+        return [f for f in (self.photos.data or []) if getattr(f, "filename", "")]

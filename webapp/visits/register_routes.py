@@ -161,7 +161,11 @@ def _choices(form, kind: Kind, entry=None) -> None:
         people.append(entry.cadre)
     form.cadre.choices = _people(people)
     if is_household:
-        form.marks.choices = [SelectChoice(m.id, m.name) for m in queries.marks()]
+        # The active marks, and a deactivated one the household still carries (kept unless unticked).
+        kept = [m for m in (entry.marks if entry is not None else []) if not m.is_active]
+        form.marks.choices = [SelectChoice(m.id, m.name) for m in queries.marks()] + [
+            SelectChoice(m.id, _("%(name)s（已停用）", name=m.name)) for m in kept]
+        form._mark_ids = {c.value for c in form.marks.choices}
     form._place_ids = {u.id for u in places}
     form._cadre_ids = {c.id for c in people}
 
@@ -184,7 +188,7 @@ def _input(form, kind: Kind):
     cadre = db.session.get(User, form.cadre.data)
     if kind.model is Household:
         wanted = set(form.marks.data or [])
-        chosen = [m for m in queries.marks() if m.id in wanted]
+        chosen = [m for m in queries.marks(active_only=False) if m.id in wanted and m.id in form._mark_ids]
         return ops.HouseholdInput(village=place, number=form.number.data, head_name=form.head_name.data,
                                   cadre=cadre, address=form.address.data or "", members=form.members.data,
                                   phone=form.phone.data or "", marks=chosen)

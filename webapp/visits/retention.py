@@ -62,7 +62,7 @@ def purge(after_days: int, today: date, *, dry_run: bool = False) -> PurgeResult
         db.session.execute(
             update(Problem).where(Problem.id.in_(ids[chunk:chunk + 500])).values(
                 resident_name=ANONYMOUS, resident_phone="", resident_id_number=None, household_name="",
-                address="", version=Problem.version + 1,
+                address="", resident_phone_index=None, resident_id_index=None, version=Problem.version + 1,
             ).execution_options(synchronize_session=False)
         )
     for chunk in range(0, len(visit_ids), 500):
