@@ -254,6 +254,8 @@ def login(page: Page, username: str, password: str = DEMO_PASSWORD, *, expect_su
         page.get_by_role("button", name="验证并登录", exact=True).click()
     if expect_success:
         expect(page.get_by_role("button", name="退出", exact=True)).to_be_visible()
+        # The page's own script (the desk menu, the offline store) has run before a test reads it.
+        page.wait_for_load_state("load")
     else:
         page.wait_for_load_state()
     return page

@@ -96,6 +96,7 @@ def test_each_demo_account_logs_in_sees_its_menu_and_logs_out(page, server, user
     shown = nav_links(page)
     assert shown == [list(pair) for pair in want["nav"]]
     assert shown[0] == ["首页", "/"]
+    expect(page.locator("details.menu")).to_have_attribute("open", "")  # app.js opens it on a desk
     for link in page.locator(NAV_LINKS).all():
         if not link.is_visible():
             link.locator("xpath=ancestor::details[@data-menu-group][1]/summary").click()
