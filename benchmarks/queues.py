@@ -741,10 +741,12 @@ def rebuild_counters(app) -> float:
     """The bulk rows went in past the ORM: count them for the queues' counters (as after any bulk load)."""
     from webapp.cases import counts
     from webapp.core.extensions import db
+    from webapp.stats import sums
 
     t0 = time.perf_counter()
     with app.app_context():
         counts.rebuild()
+        sums.rebuild()
         db.session.commit()
         db.session.remove()
     return time.perf_counter() - t0

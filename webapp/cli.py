@@ -37,6 +37,11 @@ def register_cli(app: Flask) -> None:
         if counts.needs_first_count():
             counts.rebuild()  # problems stored before the counters existed
             db.session.commit()
+        from .stats import sums
+
+        if sums.needs_first_count():
+            sums.rebuild()  # problems stored before the dashboards' sums were kept
+            db.session.commit()
         from .visits import counts as coverage_counts
 
         if coverage_counts.needs_first_count():
@@ -330,25 +335,31 @@ def register_cli(app: Flask) -> None:
     def counts_verify():
         """Compare the kept counters with a fresh count of the problems; exit 1 on any difference."""
         from .cases import counts
+        from .core import clock
+        from .stats import sums
 
         diff = counts.verify()
+        sums_diff = sums.verify(clock.today())
         db.session.rollback()
-        if not diff:
-            click.echo("counters agree with a fresh count")
+        if not diff and not sums_diff:
+            click.echo("counters and dashboard sums agree with a fresh count")
             return
-        for key, (kept, fresh) in list(diff.items())[:50]:
+        for key, (kept, fresh) in [*list(diff.items())[:50], *list(sums_diff.items())[:50]]:
             click.echo(f"{key}: kept {kept}, fresh {fresh}", err=True)
-        click.echo(f"{len(diff)} counters differ; `flask counts rebuild` counts afresh", err=True)
+        click.echo(f"{len(diff)} counters and {len(sums_diff)} dashboard sums differ; "
+                   "`flask counts rebuild` counts afresh", err=True)
         raise SystemExit(1)
 
     @counts_group.command("rebuild")
     def counts_rebuild():
         """Count every problem afresh (after a bulk load or a restore)."""
         from .cases import counts
+        from .stats import sums
 
         rows = counts.rebuild()
+        cells = sums.rebuild()
         db.session.commit()
-        click.echo(f"counters rebuilt: {rows} rows")
+        click.echo(f"counters rebuilt: {rows} rows; dashboard sums: {cells} cells")
 
     @app.cli.group("coverage")
     def coverage_group():

@@ -108,6 +108,9 @@ def load_config(instance_path: str) -> dict:
         "JOB_RESULT_DAYS": int(os.environ.get("JOB_RESULT_DAYS", "7")),
         # Dashboards whose counts each process keeps for the current data version (0: none).
         "STATS_CACHE_SIZE": int(os.environ.get("STATS_CACHE_SIZE", "64")),
+        # The district's and the work groups' dashboards read the sums the writes keep (stats.sums);
+        # "0" counts over the problems instead (the benchmark's baseline).
+        "STATS_KEPT_SUMS": os.environ.get("STATS_KEPT_SUMS", "1") != "0",
         # Outbound notification channels (notifications.channels); unset: nothing leaves the
         # machine, the office's outbox page shows what would have been sent.
         **{name: os.environ[name] for name in NOTIFY_SETTINGS if os.environ.get(name)},

@@ -96,6 +96,7 @@ from webapp.handling.models import (
 )
 from webapp.handling.operations import resolve_on_spot
 from webapp.handling.queries import book_in_force, moot_actions
+from webapp.stats import sums
 
 USERS = ["office", "cadre", "grouplead", "town", "townlead", "dept", "deptlead", "desk", "leader"]
 TOWN, DEPT, IDLE_DEPT = "潘安湖街道", "区民政局", "区卫计委"  # 区卫计委 has no accounts: its part stays open
@@ -516,6 +517,8 @@ class HandlingMachine(RuleBasedStateMachine):
         # (f) the queues' kept counters equal a fresh count, for every role, whatever the step did
         assert counts.verify() == {}
         today = clock.today()
+        # (g) and so do the dashboards' kept sums, for the district and each work group
+        assert sums.verify(today) == {}
         for person in self.people.values():
             assert queries.counters(person, today=today) == queries.fresh_counters(person, today=today), \
                 person.username

@@ -68,6 +68,7 @@ from ..core.settings import get_settings
 from ..handling.models import Closure, Extension, Reply, TaskBook, TaskStep
 from ..org.models import TERRITORIAL, Unit, UnitKind
 from ..stats import reports
+from ..stats import sums as stats_sums
 from ..visits import operations as visit_ops
 from ..visits.models import Visit
 from . import cases as demo
@@ -1212,6 +1213,7 @@ def _write(ctx: _Context, specs: list[Spec], lives: dict, by_time: list[Spec]) -
     _advance_numbers(c)
     visit_ops.number_visits()  # their 走访记录表 numbers, from the campaign-wide counter
     queue_counts.rebuild()  # the rows went in past the ORM, and so past the queues' counters
+    stats_sums.rebuild()  # and past the dashboards' kept sums
     if conn.dialect.name == "postgresql":
         for model, _data in plan:
             table = model.__tablename__

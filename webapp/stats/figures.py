@@ -190,20 +190,26 @@ class AsOf:
                 .join(self.last, self.last.id == self.agg.c.last_id))
 
 
-def _extended(src):
+def _extended(src, problems=None):
     """Problems whose deadline was moved by an approved extension (延期, counted per problem):
-    one row per problem, for an outer join (a hash join on PostgreSQL, not a probe per row)."""
+    one row per problem, for an outer join (a hash join on PostgreSQL, not a probe per row);
+    of the problems with the ids ``problems`` only, when given."""
     q = select(Extension.problem_id.label("problem_id")).where(Extension.status == RequestStatus.approved)
+    if problems is not None:
+        q = q.where(Extension.problem_id.in_(problems))
     end = getattr(src, "end", None)
     if end is not None:
         q = q.where(Extension.decided_at < end)
     return q.group_by(Extension.problem_id).subquery("extended")
 
 
-def _reworked(src):
-    """Problems whose sign-off the assigner sent back at least once (退回重办: against the unit)."""
+def _reworked(src, problems=None):
+    """Problems whose sign-off the assigner sent back at least once (退回重办: against the unit);
+    of the problems with the ids ``problems`` only, when given."""
     q = select(Closure.problem_id.label("problem_id")).where(
         Closure.status == ClosureStatus.verification_rejected)
+    if problems is not None:
+        q = q.where(Closure.problem_id.in_(problems))
     end = getattr(src, "end", None)
     if end is not None:
         q = q.where(Closure.verified_at < end)
@@ -418,9 +424,15 @@ def _cache() -> "OrderedDict[tuple, tuple[list[dict], list[dict]]]":
     return current_app.extensions.setdefault("huiyin_dashboard_counts", OrderedDict())
 
 
-def dashboard(user, *, today: date | None = None) -> Figures:
+def counted(where: list, today: date) -> tuple[dict, list[dict]]:
+    """A slice's summed counts and its trend, counted over its problems."""
+    return summed(grouped(where, Live(today))), trend(where, recent(TREND_PERIODS, today=today))
+
+
+def dashboard(user, *, today: date | None = None, count=counted) -> Figures:
     """The dashboard of ``user``'s slice: the breakdowns and the trend (the data version, then
-    the grouped counts and the trend unless this version's are at hand, and the names)."""
+    the summed counts and the trend unless this version's are at hand, and the names).
+    ``count(where, today)`` gives the counts (``counted`` here; ``stats.sums`` reads them kept)."""
     today = today or clock.today()
     where = slice_of(user)
     src = Live(today)
@@ -432,7 +444,7 @@ def dashboard(user, *, today: date | None = None) -> Figures:
         if hit is not None:
             cache.move_to_end(key)
     if hit is None:
-        hit = (summed(grouped(where, src)), trend(where, recent(TREND_PERIODS, today=today)))
+        hit = count(where, today)
         if size:
             with _CACHE_LOCK:
                 cache[key] = hit

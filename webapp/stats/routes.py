@@ -30,7 +30,7 @@ from ..core.render import render
 from ..documents.pdf import pdf_response, render_pdf
 from ..visits import access as visit_access
 from ..visits import coverage
-from . import documents, figures
+from . import documents, figures, sums
 from . import reports as rep
 from .forms import IssueForm, ReissueForm
 
@@ -137,7 +137,7 @@ def _scope_label(user) -> str:
 def dashboard():
     """The figures of the user's slice: summary, charts (with their tables), breakdowns."""
     user = current_user
-    f = figures.dashboard(user)
+    f = sums.dashboard(user)
     visit_coverage = (coverage.dashboard_panel(user, visit_access.register_scope)
                       if user.role in (Role.office, Role.leader) or visit_access.is_town_user(user) else None)
     return render("stats/dashboard.html", f=f, links=QueueLinks(user), chart_data=_chart_data(f),
