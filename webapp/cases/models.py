@@ -84,6 +84,10 @@ class Problem(db.Model):
         Index("ix_problems_group_deadline", "work_group_id", "deadline", "id"),
         # 已超期 / 即将到期: the deadlines of open problems only (cases.queries.open_problem).
         Index("ix_problems_open_deadline", "deadline", "id", sqlite_where=OPEN_SQL, postgresql_where=OPEN_SQL),
+        # The dashboards' 已超期 (stats.sums): the open problems' deadlines with their cell, read alone.
+        # (status first: SQLite then prefers it to the status index and reads it alone, no table.)
+        Index("ix_problems_open_deadline_cells", "status", "deadline", "work_group_id", "town_id", "lead_unit_id",
+              "category_id", "source", sqlite_where=OPEN_SQL, postgresql_where=OPEN_SQL),
         # A group lead's 待研判: their group's problems awaiting triage only (cases.queries.awaiting_triage),
         # so the page never walks the group's problems of other statuses.
         Index("ix_problems_triage_group_deadline", "work_group_id", "deadline", "id",

@@ -47,7 +47,8 @@ from sqlalchemy.orm import Session
 from ..accounts.roles import Role
 from ..cases.access import SEE_ALL
 from ..cases.models import Problem
-from ..cases.workflow import HANDLING, SOLVED, Status
+from ..cases.queries import open_problem
+from ..cases.workflow import SOLVED, Status
 from ..core.extensions import db
 from ..core.periods import Period, recent
 from ..handling.models import Closure, Extension, Reply
@@ -278,10 +279,11 @@ def _slice(user):
 
 
 def _overdue(where: list, today: date) -> list:
-    """The problems in handling past their deadline, per cell grain of the dashboard."""
+    """The problems in handling past their deadline, per cell grain of the dashboard: read from
+    the open problems' deadlines with their cells alone (``ix_problems_open_deadline_cells``)."""
     grain = list(figures.GRAIN.values())
     q = (select(*[c.label(n) for n, c in figures.GRAIN.items()], func.count().label("n"))
-         .where(*where, Problem.status.in_(HANDLING), Problem.deadline < today)
+         .where(*where, open_problem(), Problem.deadline < today)
          .group_by(*grain))
     return db.session.execute(q).mappings().all()
 
