@@ -1,9 +1,10 @@
 """Locust users of the campaign, mixed reads and writes (run by ``benchmarks/load_test.py``).
 
 Each simulated user works as one demo account (the first of an account logs in — CSRF token from
-the login form, the session cookie — the others share that session) and works like that role does: reads its queue (opening tab and another), problem pages
-and a search; the units sign for what waits (签收), report progress (报送进展) and ask for sign-off
-(申请销号); the assigners verify (核销). Each write is the form the page shows, filled in (every
+the login form, the session cookie — the others share that session) and works like that role
+does: reads its queue (opening tab and another), problem pages, a search and its dashboard; the
+units sign for what waits (签收), report progress (报送进展) and ask for sign-off (申请销号); the
+assigners verify (核销). Each write is the form the page shows, filled in (every
 text box, the CSRF token and the version it carries) and posted.
 
 Outcomes: 2xx and redirects are successes; 409 (someone else changed the problem first: a stale
@@ -38,6 +39,7 @@ ACCOUNTS = {
     "office": (4, ("verify",)),
     "cadre": (3, ()),
 }
+DASHBOARDS = {"town", "dept", "desk", "grouplead", "office"}  # the accounts with a /stats page
 STALE = {"refused": 0}
 SESSIONS: dict[str, list] = {}  # account → its session cookies, once logged in
 LOCKS = defaultdict(BoundedSemaphore)
@@ -125,6 +127,12 @@ class CampaignUser(HttpUser):
         if self.seen:
             pid = random.choice(self.seen)  # noqa: S311
             self.client.get(f"/cases/{pid}", name="problem page")
+
+    @task(1)
+    def dashboard(self):
+        # The office's, a group's and a unit's dashboard, between the writes that change them.
+        if self.account in DASHBOARDS:
+            self.client.get("/stats", name=f"dashboard {self.account}")
 
     @task(1)
     def search(self):
