@@ -188,8 +188,9 @@ def recount(conn, ids) -> None:
         conn.execute(delete(counted).where(counted.c.problem_id.in_(gone)))
 
 
-@event.listens_for(Session, "after_flush")
-def _after_flush(session, _context) -> None:
+def touched_problems(session, related: tuple = ()) -> set[int]:
+    """The ids of the problems a flush wrote — added, deleted or with a column changed — and of
+    those whose rows of the ``related`` classes (each with a ``problem_id``) it wrote."""
     ids = set()
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Problem):
@@ -197,9 +198,15 @@ def _after_flush(session, _context) -> None:
             if obj in session.dirty and not session.is_modified(obj, include_collections=False):
                 continue
             ids.add(obj.id)
-        elif isinstance(obj, AssignmentUnit):
+        elif isinstance(obj, related):
             ids.add(obj.problem_id)
     ids.discard(None)
+    return ids
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session, _context) -> None:
+    ids = touched_problems(session, (AssignmentUnit,))
     if ids:
         recount(session.connection(), ids)
 

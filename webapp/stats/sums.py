@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 
 from ..accounts.roles import Role
 from ..cases.access import SEE_ALL
+from ..cases.counts import touched_problems
 from ..cases.models import Problem
 from ..cases.queries import open_problem
 from ..cases.workflow import SOLVED, Status
@@ -216,16 +217,7 @@ WATCHED = (Reply, Extension, Closure)
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session, _context) -> None:
-    ids = set()
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, Problem):
-            # A problem "dirty" only because a timeline entry joined its collection counts the same.
-            if obj in session.dirty and not session.is_modified(obj, include_collections=False):
-                continue
-            ids.add(obj.id)
-        elif isinstance(obj, WATCHED):
-            ids.add(obj.problem_id)
-    ids.discard(None)
+    ids = touched_problems(session, WATCHED)
     if ids:
         recount(session.connection(), ids)
 
