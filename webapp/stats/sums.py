@@ -10,9 +10,10 @@ half month it was solved in (``stats_periods``). What it added is recorded besid
 (延期) or a sign-off (销号), the problem is counted again with the very expressions the dashboard
 counts with (``figures._columns``) and the difference — only it — is added (rows written in one
 order, so concurrent transactions queue rather than deadlock; every operation locks its
-problem's row first, ``cases.pages.load``, so no two transactions count one problem at once). A dashboard of the district or of
-a work group then sums the cells of its slice. Only 已超期 depends on the day: it is counted from
-the problems in handling whose deadline has passed, an index range.
+problem's row first, ``cases.pages.load``, so no two transactions count one problem at once).
+A dashboard of the district or of a work group then sums the cells of its slice. Only 已超期
+depends on the day: it is counted from the problems in handling whose deadline has passed, a
+range of the partial index ``ix_problems_open_deadline_cells`` read alone.
 
 Bulk loads that bypass the ORM (the demo campaign, the benchmarks) call ``rebuild``; ``verify``
 (``flask counts verify``) compares the kept sums with a count of the problems.
