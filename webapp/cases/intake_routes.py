@@ -6,9 +6,8 @@
 The visit form that registers problems lives with the visits (``visits.intake_routes``).
 """
 
-from pathlib import Path
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort, request
 from flask_login import current_user
 
 from ..accounts.gates import roles_required
@@ -61,34 +60,11 @@ def _visible_attachment(attachment_id: int) -> Attachment:
 @casework
 def attachment(attachment_id: int):
     """A photo or document, only to those who may see its problem (404 for everyone else)."""
-    att = _visible_attachment(attachment_id)
-    try:
-        data = uploads.read_bytes(att.stored_name)
-    except ValueError:
-        abort(404)
-    except FileNotFoundError:
-        current_app.logger.error("attachment %s: file %s is missing", att.id, att.stored_name)
-        abort(404)
-    ext = Path(att.stored_name).suffix
-    name = att.filename if att.filename.lower().endswith(ext) else f"{Path(att.filename).stem}{ext}"
-    # Read whole (at most PHOTO_MAX_BYTES), from whichever store holds it: no file handle
-    # outlives the request, whoever forgets to close the response; the stored SHA-256 is the ETag.
-    # Only photos are shown in the page; a PDF (or anything else) is handed over as a download,
-    # never opened by the browser's viewer.
-    inline = att.mime.startswith("image/")
-    return uploads.private_file(data, mimetype=att.mime, name=name, etag=att.sha256, download=not inline)
+    return uploads.serve(_visible_attachment(attachment_id), what="attachment")
 
 
 @bp.get("/attachments/<int:attachment_id>/thumb")
 @casework
 def thumbnail(attachment_id: int):
     """A photo's small JPEG (made on first request for photos stored before thumbnails were kept)."""
-    att = _visible_attachment(attachment_id)
-    if not att.mime.startswith("image/"):
-        abort(404)
-    try:
-        data = uploads.thumbnail_of(att.stored_name)
-    except (ValueError, OSError, uploads.UploadRefused):
-        abort(404)
-    return uploads.private_file(data, mimetype="image/jpeg", name=f"{Path(att.filename).stem}-缩略图.jpg",
-                         etag=f"{att.sha256}-thumb")
+    return uploads.serve_thumbnail(_visible_attachment(attachment_id))

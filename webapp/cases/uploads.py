@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import filetype
-from flask import current_app, send_file
+from flask import abort, current_app, send_file
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pypdf import PdfReader
@@ -318,3 +318,34 @@ def private_file(data: bytes, *, mimetype: str, name: str, etag: str, download: 
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def serve(item, *, what: str):
+    """The stored file of ``item`` (a problem's attachment or a visit's photo: its ``stored_name``,
+    ``filename``, ``mime`` and ``sha256``), read whole from whichever store holds it — no file
+    handle outlives the request — with the stored SHA-256 as the ETag; 404 when it cannot be read.
+    Only photos are shown in the page; a PDF (or anything else) is handed over as a download, never
+    opened by the browser's viewer."""
+    try:
+        data = read_bytes(item.stored_name)
+    except ValueError:
+        abort(404)
+    except FileNotFoundError:
+        current_app.logger.error("%s %s: file %s is missing", what, item.id, item.stored_name)
+        abort(404)
+    ext = Path(item.stored_name).suffix
+    name = item.filename if item.filename.lower().endswith(ext) else f"{Path(item.filename).stem}{ext}"
+    return private_file(data, mimetype=item.mime, name=name, etag=item.sha256,
+                        download=not item.mime.startswith("image/"))
+
+
+def serve_thumbnail(item):
+    """A photo's small JPEG (made from the photo when it is not kept yet); 404 for anything else."""
+    if not item.mime.startswith("image/"):
+        abort(404)
+    try:
+        data = thumbnail_of(item.stored_name)
+    except (ValueError, OSError, UploadRefused):
+        abort(404)
+    return private_file(data, mimetype="image/jpeg", name=f"{Path(item.filename).stem}-缩略图.jpg",
+                        etag=f"{item.sha256}-thumb")

@@ -4,9 +4,8 @@ Files are kept by ``cases.uploads`` in the upload store (``core.storage``: rando
 thumbnail beside each photo) and served never cached, never sniffed into another type.
 """
 
-from pathlib import Path
 
-from flask import Blueprint, abort, current_app
+from flask import Blueprint, abort
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -32,27 +31,11 @@ def _visible_photo(photo_id: int) -> VisitPhoto:
 @visit_readers
 def photo(photo_id: int):
     """The photo itself (re-encoded at upload: no location or other metadata)."""
-    p = _visible_photo(photo_id)
-    try:
-        data = uploads.read_bytes(p.stored_name)
-    except ValueError:
-        abort(404)
-    except FileNotFoundError:
-        current_app.logger.error("visit photo %s: file %s is missing", p.id, p.stored_name)
-        abort(404)
-    ext = Path(p.stored_name).suffix
-    name = p.filename if p.filename.lower().endswith(ext) else f"{Path(p.filename).stem}{ext}"
-    return uploads.private_file(data, mimetype=p.mime, name=name, etag=p.sha256)
+    return uploads.serve(_visible_photo(photo_id), what="visit photo")
 
 
 @bp.get("/cases/visits/photos/<int:photo_id>/thumb")
 @visit_readers
 def thumbnail(photo_id: int):
     """The photo's small JPEG (remade from the photo if it went missing)."""
-    p = _visible_photo(photo_id)
-    try:
-        data = uploads.thumbnail_of(p.stored_name)
-    except (ValueError, OSError, uploads.UploadRefused):
-        abort(404)
-    return uploads.private_file(data, mimetype="image/jpeg", name=f"{Path(p.filename).stem}-缩略图.jpg",
-                         etag=f"{p.sha256}-thumb")
+    return uploads.serve_thumbnail(_visible_photo(photo_id))
