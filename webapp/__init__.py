@@ -204,13 +204,14 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from .accounts.nav import items_for, menu_for
+    from .accounts.nav import items_for, menu_markup
     from .core import clock
-    from .core.forms import error_items
+    from .core.forms import error_items, option_tags
     from .notifications.queries import unread_count
 
     # A global (not a context variable): macros imported without context call it.
     app.add_template_global(error_items, "form_error_items")
+    app.add_template_global(option_tags)
 
     @app.template_filter("localtime")
     def localtime(value, fmt="%Y-%m-%d %H:%M"):
@@ -218,9 +219,11 @@ def _register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def inject():
+        user = current_user._get_current_object() if current_user else None
+        items = items_for(user) if user else []
         return {
-            "nav_items": items_for(current_user) if current_user else [],
-            "nav_menu": menu_for(current_user) if current_user else [],
+            "nav_items": items,
+            "nav_menu_html": lambda: menu_markup(items, select_locale()) if user else "",
             "current_locale": select_locale(),
             "current_path": request.full_path.rstrip("?") if request else "/",
             # Called by the layout's bell only: one index-only count per full page.

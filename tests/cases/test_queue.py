@@ -331,6 +331,40 @@ def test_menu_offers_the_workbench_right_after_home(app, login_as):
         assert "/cases" not in text(login_as(username).get("/"))
 
 
+def test_the_menu_marks_the_page_it_is_on_in_the_users_language(app, login_as):
+    """The menu is drawn once per set of entries, language and page (accounts.nav.menu_markup):
+    each page still marks itself, and a user who switches language gets the menu in it."""
+
+    def menu(page):
+        return page[page.index('aria-label="'):page.index("</nav>")]
+
+    b = login_as("office")
+    queue, stats = menu(text(b.get("/cases"))), menu(text(b.get("/stats")))
+    assert '<a href="/cases" aria-current="page">工作台</a>' in queue
+    assert 'aria-current="page">统计' in stats and '<a href="/cases">工作台</a>' in stats
+    # The statistics belong to no group; the settings are a group, marked while one of its pages is open.
+    assert '<summary class="current">' in menu(text(b.get("/settings/")))
+    assert '<summary class="current">' not in queue
+    b.post("/locale", {"lang": "en", "next": "/cases"})
+    english = menu(text(b.get("/cases")))
+    assert 'aria-current="page">Workbench</a>' in english and "工作台" not in english
+    # The language is the user's own (kept with the account): a new session of the office is
+    # English too and gets the same menu; a group lead (other entries, Chinese) gets another.
+    assert menu(text(login_as("office").get("/cases"))) == english
+    lead = menu(text(login_as("grouplead").get("/cases")))
+    assert '<a href="/cases" aria-current="page">工作台</a>' in lead and lead != queue
+
+
+def test_filter_options_escape_their_labels_and_mark_the_chosen_one():
+    from webapp.core.forms import option_tags
+
+    html = str(option_tags([(1, "贾汪镇"), (2, '<b>"东村"</b>'), ("x", "其他")], 2))
+    assert html == ('<option value="1">贾汪镇</option>'
+                    '<option value="2" selected>&lt;b&gt;&#34;东村&#34;&lt;/b&gt;</option>'
+                    '<option value="x">其他</option>')
+    assert "selected" not in str(option_tags([(1, "a")], None)) and "selected" not in str(option_tags([(1, "a")], ""))
+
+
 def test_old_problems_can_be_filtered_by_a_deactivated_category(app, login_as):
     """Deactivating a category removes it from intake, not from the queue's filter."""
     from webapp.cases.models import Category

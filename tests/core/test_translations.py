@@ -107,3 +107,22 @@ def test_english_user_sees_english(login_as):
         assert english in page, english
     for chinese in ("您的工作", "修改密码", "退出", "语言", "工作台", "事事有着落"):
         assert chinese not in page, chinese
+
+
+def test_the_catalogue_held_for_a_request_follows_force_locale(app):
+    """A request looks its catalogue up once (core.extensions); an official document drawn in
+    Chinese inside an English request (``force_locale``) is Chinese, the rest of the page English."""
+    from flask_babel import force_locale, gettext, lazy_gettext
+
+    label = lazy_gettext("工作台")
+    # Each request in an app context of its own, as when served (the fixture holds one).
+    with app.app_context(), app.test_request_context("/"):
+        from flask import session
+
+        session["lang"] = "en"
+        assert gettext("工作台") == "Workbench" and str(label) == "Workbench"
+        with force_locale("zh_CN"):
+            assert gettext("工作台") == "工作台" and str(label) == "工作台"
+        assert gettext("退出") == "Log out" and str(label) == "Workbench"
+    with app.app_context(), app.test_request_context("/"):
+        assert gettext("工作台") == "工作台"  # a new request starts from its own language

@@ -13,8 +13,9 @@ their entries where they are; which group an endpoint belongs to is said here, i
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import current_app, render_template, request
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 from .gates import role_may
 
@@ -93,9 +94,10 @@ def items_for(user) -> list[NavItem]:
     return sorted(items, key=lambda item: _rank(item.endpoint))
 
 
-def menu_for(user) -> list[NavItem | NavGroup]:
-    """The top bar's menu: entries and groups of entries (see the module docstring)."""
-    items = items_for(user)
+def menu_for(user, items: list[NavItem] | None = None) -> list[NavItem | NavGroup]:
+    """The top bar's menu: entries and groups of entries (see the module docstring); ``items``
+    when the caller has the user's entries already."""
+    items = items_for(user) if items is None else items
     if len(items) <= FLAT_UP_TO:
         return items
     out: list[NavItem | NavGroup] = []
@@ -108,3 +110,22 @@ def menu_for(user) -> list[NavItem | NavGroup]:
         else:
             out.append(NavGroup(key, label, (item,)))
     return [entry.items[0] if isinstance(entry, NavGroup) and len(entry.items) == 1 else entry for entry in out]
+
+
+def menu_markup(items: list[NavItem], locale: str) -> Markup:
+    """The menu drawn as HTML. It is the same on every page of one set of entries in one
+    language, so each app process draws it once per (entries, language, page) and reuses it."""
+    drawn = current_app.extensions.setdefault("huiyin.menus", {})
+    key = (tuple(item.endpoint for item in items), locale, request.endpoint, request.script_root)
+    html = drawn.get(key)
+    if html is None:
+        if len(drawn) >= MENUS_KEPT:
+            drawn.clear()
+        # An autoescaping template's output (labels and addresses escaped by Jinja).
+        html = drawn[key] = Markup(render_template(  # noqa: S704
+            "accounts/_menu.html", menu=menu_for(None, items), endpoint=request.endpoint))
+    return html
+
+
+# Roles × their pages × two languages: a few hundred menus at most in a worker.
+MENUS_KEPT = 1000

@@ -57,7 +57,8 @@ assert set(SORT_LABELS) == set(SORTS)
 
 
 class FilterChoices:
-    """The choices of the queue filter, loaded in two queries (units, categories)."""
+    """The choices of the queue filter as (value, label) pairs, loaded in two queries (units,
+    categories); the page draws them with ``option_tags``."""
 
     def __init__(self):
         # Plain rows (id, name, kind, parent_id), not ORM objects: hundreds of villages on every page.
@@ -72,16 +73,22 @@ class FilterChoices:
         self.statuses += [(s.value, s.label) for s in Status]
         self.tiers = [(t.value, t.label) for t in Tier]
         self.sorts = list(SORT_LABELS.items())
-        self.towns = [u for u in units if u.kind in TERRITORIAL]
+        towns = [u for u in units if u.kind in TERRITORIAL]
+        self.towns = [(u.id, u.name) for u in towns]
         # Lead units: towns/streets/zones, then departments, then the desk.
         order = {UnitKind.town: 0, UnitKind.street: 0, UnitKind.zone: 0, UnitKind.department: 1, UnitKind.desk: 2}
-        self.units = sorted((u for u in units if u.kind in HANDLING), key=lambda u: (order[u.kind], u.id))
+        self.units = [(u.id, u.name) for u in sorted((u for u in units if u.kind in HANDLING),
+                                                     key=lambda u: (order[u.kind], u.id))]
         villages_of = {}
         for u in units:
             if u.kind == UnitKind.village:
-                villages_of.setdefault(u.parent_id, []).append(u)
-        self.village_groups = [(t, villages_of[t.id]) for t in self.towns if t.id in villages_of]
+                villages_of.setdefault(u.parent_id, []).append((u.id, u.name))
+        self.village_groups = [(t.name, villages_of[t.id]) for t in towns if t.id in villages_of]
         # Filtering covers old problems too: deactivated categories stay, listed after the active ones.
-        self.categories = db.session.scalars(
-            select(Category).order_by(Category.is_active.desc(), Category.sort_order, Category.id)
-        ).all()
+        # (ORM objects: the cards' categories are then found in the session, not queried again.)
+        stopped = _l("（已停用）")
+        self.categories = [
+            (c.id, c.name if c.is_active else f"{c.name}{stopped}")
+            for c in db.session.scalars(
+                select(Category).order_by(Category.is_active.desc(), Category.sort_order, Category.id))
+        ]

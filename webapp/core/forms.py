@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from wtforms import DateField, HiddenField, IntegerField, TimeField
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import Length, Optional, StopValidation
@@ -220,6 +221,15 @@ class ActionForm(VersionedForm):
 # Fields drawn as a group of inputs (radios, checkboxes): the summary links to the first option.
 _GROUPED = ("RadioField", "MultiCheckboxField")
 _UNSEEN = ("HiddenField", "CSRFTokenField")
+
+
+def option_tags(pairs, selected) -> Markup:
+    """``<option>`` elements of (value, label) pairs, the one whose value equals ``selected``
+    marked selected: a filter's long lists (villages, units) without a template loop per option."""
+    chosen = "" if selected is None else str(selected)
+    return Markup("".join(  # noqa: S704 - every value and label goes through escape()
+        f'<option value="{escape(value)}"{" selected" if str(value) == chosen else ""}>{escape(label)}</option>'
+        for value, label in pairs))
 
 
 def error_items(forms, *, extra=(), id_suffix: str = "") -> list[tuple[str | None, str, str]]:
