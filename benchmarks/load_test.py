@@ -96,6 +96,29 @@ def flask_cli(env: dict, *args: str) -> tuple[int, str]:
     return proc.returncode, (proc.stdout + proc.stderr).strip()[-2000:]
 
 
+WRITES = {"sign_for": "签收", "progress": "报送进展", "request_signoff": "申请销号",
+          "approve_signoff": "同意销号", "reject_signoff": "退回销号申请", "verify": "核销",
+          "reject_verification": "退回重办"}
+
+
+def written_since(url: str, since):
+    """With ``since`` None: the timeline's last event id now. Otherwise what the timeline gained
+    after that id, by action — the writes that took effect (a form re-shown with an error or a
+    stale change refused writes nothing)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            if since is None:
+                return conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM problem_events")).scalar()
+            rows = conn.execute(sa.text("SELECT action, count(*) FROM problem_events WHERE id > :since "
+                                        "GROUP BY action ORDER BY count(*) DESC"), {"since": since}).all()
+            return {action: n for action, n in rows}
+    finally:
+        engine.dispose()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--database-url", required=True, help="PostgreSQL, empty or named *bench*")
@@ -132,6 +155,7 @@ def main() -> int:
            "PYTHONPATH": str(ROOT), "FLASK_APP": "webapp"}
     code, out = flask_cli(env, "counts", "verify")
     log(f"before the load: flask counts verify → exit {code}")
+    started = written_since(args.database_url, None)
     server = Server("webapp:create_app()", env, args.workers, workdir / "gunicorn.log")
     result: dict = {"workers": args.workers, "users": args.users, "run_time_s": args.run_time}
     try:
@@ -156,6 +180,9 @@ def main() -> int:
         result["rss_sustained"] = samples
     finally:
         server.stop()
+    result["written"] = written_since(args.database_url, started)
+    log("  written (the problems' timeline since the load began): "
+        + (", ".join(f"{WRITES.get(a, a)} {n:,}" for a, n in result["written"].items()) or "nothing"))
     code, out = flask_cli(env, "counts", "verify")
     result["counts_verify"] = {"exit": code, "output": out[-600:]}
     log(f"after: flask counts verify → exit {code}: {out.splitlines()[-1] if out else ''}")

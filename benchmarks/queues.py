@@ -139,6 +139,9 @@ class Tree:
     year: int
     today: object
     office_user: int
+    # unit id → one of its handlers and one of its leaders (who asked for and approved a sign-off)
+    handlers: dict = field(default_factory=dict)
+    leaders: dict = field(default_factory=dict)
 
 
 def load_tree(app) -> Tree:
@@ -171,6 +174,8 @@ def load_tree(app) -> Tree:
             categories=list(db.session.scalars(select(Category.id))),
             year=clock.today().year, today=clock.today(),
             office_user=next(u.id for u in users if u.role == Role.office),
+            handlers={u.unit_id: u.id for u in users if u.role in (Role.handler, Role.desk)},
+            leaders={u.unit_id: u.id for u in users if u.role == Role.unit_leader},
         )
         return tree
 
@@ -186,7 +191,7 @@ ASSIGNED_LATER = HANDLING | {"pending_verification", "signed_off", "closed", "ca
 TIER_DAYS = {"immediate": 3, "quick": 15, "joint": 40}
 
 
-FILLED = ("problems", "assignments", "assignment_units")
+FILLED = ("problems", "assignments", "assignment_units", "closures")
 
 
 def loading_engine(url: str):
@@ -273,9 +278,10 @@ class Filler:
     def tables(self):
         from webapp.cases import models as m
         from webapp.core.numbering import NumberSequence
+        from webapp.handling.models import Closure
 
         return (m.Problem.__table__, m.Assignment.__table__, m.AssignmentUnit.__table__,
-                m.CoordinatedList.__table__, NumberSequence.__table__)
+                m.CoordinatedList.__table__, NumberSequence.__table__, Closure.__table__)
 
     def fill_to(self, total: int) -> float:
         """Add problems until there are ``total``; returns the seconds it took. Inside the app's
@@ -287,7 +293,7 @@ class Filler:
         from webapp.core import pii
 
         started = time.perf_counter()
-        problems, assignments, parts, lists, numbers = self.tables()
+        problems, assignments, parts, lists, numbers, closures = self.tables()
         engine = loading_engine(self.url)
         try:
             with engine.begin() as conn:
@@ -303,12 +309,13 @@ class Filler:
             n = total - have
             t_load = time.perf_counter()
             with bulk_load(engine):
-                p_rows, a_rows, u_rows = [], [], []
+                p_rows, a_rows, u_rows, c_rows = [], [], [], []
                 for i in range(n):
-                    p, a, u = self._problem(next_pid, next_aid, next_seq)
+                    p, a, u, c = self._problem(next_pid, next_aid, next_seq)
                     p_rows.append(p)
                     a_rows += a
                     u_rows += u
+                    c_rows += c
                     next_pid, next_seq, next_aid = next_pid + 1, next_seq + 1, next_aid + len(a)
                     if len(p_rows) >= self.CHUNK or i == n - 1:
                         with engine.begin() as conn:
@@ -317,13 +324,15 @@ class Filler:
                                 conn.execute(assignments.insert(), a_rows)
                             if u_rows:
                                 conn.execute(parts.insert(), u_rows)
-                        p_rows, a_rows, u_rows = [], [], []
+                            if c_rows:
+                                conn.execute(closures.insert(), c_rows)
+                        p_rows, a_rows, u_rows, c_rows = [], [], [], []
             log(f"  {n:,} rows with indexes rebuilt in {time.perf_counter() - t_load:.1f} s")
             with engine.begin() as conn:
                 conn.execute(numbers.delete().where(numbers.c.kind == "problem", numbers.c.year == self.tree.year))
                 conn.execute(numbers.insert().values(kind="problem", year=self.tree.year, last=next_seq - 1))
                 if engine.dialect.name == "postgresql":
-                    for table in ("problems", "assignments", "assignment_units", "coordinated_lists"):
+                    for table in ("problems", "assignments", "assignment_units", "coordinated_lists", "closures"):
                         # Fixed table names, not input.
                         conn.execute(sa.text(
                             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))  # noqa: S608
@@ -379,7 +388,7 @@ class Filler:
             "solved_at": None, "closed_at": None, "updated_at": registered_at, "reopen_count": 0,
             "client_token": None, "version": 1,
         }
-        assignments, parts = [], []
+        assignments, parts, closures = [], [], []
         if status == "listed":
             kind = rng.choice(["draft", "submitted"])
             p.update(kind="common", level="district", tier=tier,
@@ -392,6 +401,8 @@ class Filler:
             p.update(end_reason="不属于受理范围，已向群众解释。", tier=tier, kind="individual", level="town")
         elif status == "pending_verification" and rng.random() < 0.3:  # resolved on the spot
             p.update(tier="immediate", kind="individual", level="town", assigner_unit_id=g["group"])
+            closures.append(self._closure(pid, "on_spot", "verifying", g["group"], g["lead"], g["lead"],
+                                          registered_at))
         elif status in ASSIGNED_LATER or status == "returned":
             channel = "office" if common or rng.random() < 0.2 else ("desk" if rng.random() < 0.12 else "sheet")
             assigned_at = min(registered_at + timedelta(hours=rng.uniform(4, 96)), now - timedelta(minutes=5))
@@ -448,7 +459,26 @@ class Filler:
                 p["closed_at"] = p["solved_at"] + timedelta(days=1)
             if status == "cannot_solve":
                 p["end_reason"] = "涉及政策调整，暂难解决，已向群众说明。"
-        return p, assignments, parts
+            if status in ("signoff_review", "pending_verification"):  # the 销号 request waiting
+                asked = min(accepted_at + timedelta(days=rng.uniform(1, 5)), now - timedelta(minutes=3))
+                closures.append(self._closure(
+                    pid, "signoff", "leader_review" if status == "signoff_review" else "verifying", lead,
+                    tree.handlers.get(lead, assigner_user),
+                    None if status == "signoff_review" else tree.leaders.get(lead, assigner_user), asked))
+        return p, assignments, parts, closures
+
+    def _closure(self, pid: int, kind: str, status: str, unit: int, asked_by: int, leader: int | None,
+                 asked_at: datetime) -> dict:
+        """The closure a problem waiting for its leader's approval or for verification carries."""
+        return {
+            "problem_id": pid, "kind": kind, "status": status, "unit_id": unit,
+            "result": "已按要求办结，群众表示认可。（基准测试）", "reason_kind": None,
+            "no_evidence_reason": "电话协调解决，无书面材料。", "open_parts_reason": None, "open_steps": None,
+            "number": f"贾走访销〔{self.tree.year}〕B{pid:07d}号", "completed_on": asked_at.date(),
+            "requested_by_id": asked_by, "requested_at": asked_at, "leader_id": leader,
+            "leader_at": asked_at + timedelta(minutes=2) if leader else None, "leader_note": None,
+            "verifier_id": None, "verifier_unit_id": None, "verified_at": None, "verifier_note": None,
+        }
 
 
 # ============================================================ pages in process: queries and EXPLAIN
