@@ -250,8 +250,8 @@ def tab_conditions(user, today: date, soon: date) -> dict[str, object]:
     return {}
 
 
-def _filtered(user, f: QueueFilter, today: date, soon: date):
-    tabs = tab_conditions(user, today, soon)
+def _filtered(user, f: QueueFilter, today: date, soon: date, tabs: dict | None = None):
+    tabs = tab_conditions(user, today, soon) if tabs is None else tabs
     # A unit's 待签收 names the unit's own pending parts, which lie inside its scope (its current
     # parts): repeating the wider scope would make the database read every current part of the
     # unit (thousands for a busy town or the 12345 desk) instead of the pending ones.
@@ -304,7 +304,7 @@ class Page:
     next_after: str | None = None  # where the next page starts; None on the last page
     page_size: int = PAGE_SIZE
     counters: dict = field(default_factory=dict)
-    refs: list = field(default_factory=list, repr=False)
+    names: dict = field(default_factory=dict, repr=False)  # ("Unit" or "Category", id) → name
 
 
 def _eager(q):
@@ -358,9 +358,10 @@ def queue(user, f: QueueFilter, *, today: date | None = None, soon: date | None 
     filtered list (capped at ``COUNT_CAP``); the tab's own size comes from the kept counters."""
     today = today or clock.today()
     soon = soon or due_soon_cutoff(today)
-    conds = _filtered(user, f, today, soon)
+    tabs = tab_conditions(user, today, soon)  # built once for the page and its counters
+    conds = _filtered(user, f, today, soon, tabs)
     if counters is None:
-        counters, scope_total = counters_and_total(user, today=today, soon=soon)
+        counters, scope_total = _tab_counts(user, tabs, today, soon)
     if f.narrowed or (f.tab != "all" and f.tab not in counters):
         total = db.session.scalar(select(func.count()).select_from(
             select(Problem.id).where(*conds).limit(COUNT_CAP + 1).subquery()))
@@ -371,25 +372,30 @@ def queue(user, f: QueueFilter, *, today: date | None = None, soon: date | None 
     rows = _page_rows(conds, f.sort, key, PAGE_SIZE + 1)
     more = len(rows) > PAGE_SIZE
     items = rows[:PAGE_SIZE]
-    return Page(items=items, total=total, after=f.after, refs=_references(items),
+    return Page(items=items, total=total, after=f.after, names=_names(items),
                 next_after=cursor_of(f.sort, items[-1]) if more else None, counters=counters)
 
 
-def _references(items: list[Problem]) -> list:
-    """The units and categories the cards name, in two small queries. Held by the page: while
-    they are in the session, ``p.village`` and the like are identity-map look-ups, not queries."""
+def _names(items: list[Problem]) -> dict[tuple[str, int], str]:
+    """The names of the units and categories the cards print, by id: one small query of plain
+    rows (no objects to build), the categories from the session when the filter loaded them."""
     if not items:
-        return []
+        return {}
     unit_ids = {i for p in items for i in (p.village_id, p.town_id, p.lead_unit_id) if i}
-    units = db.session.scalars(select(Unit).where(Unit.id.in_(unit_ids))).all()
-    # The categories are few and usually already in the session (the filter's choices load them).
+    names = {("Unit", i): name for i, name in db.session.execute(
+        select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids)))}
     held = db.session.identity_map
-    wanted = {p.category_id for p in items}
-    categories = [c for c in (held.get(identity_key(Category, i)) for i in wanted) if c is not None]
-    missing = wanted - {c.id for c in categories}
+    missing = set()
+    for i in {p.category_id for p in items}:
+        category = held.get(identity_key(Category, i))
+        if category is None:
+            missing.add(i)
+        else:
+            names["Category", i] = category.name
     if missing:
-        categories += db.session.scalars(select(Category).where(Category.id.in_(missing))).all()
-    return [*units, *categories]
+        names |= {("Category", i): name for i, name in db.session.execute(
+            select(Category.id, Category.name).where(Category.id.in_(missing)))}
+    return names
 
 
 def export_rows(user, f: QueueFilter, *, limit: int = 100_000, today: date | None = None):
@@ -410,7 +416,10 @@ def counters_and_total(user, *, today: date | None = None, soon: date | None = N
     """Every tab's count and the count of the user's whole scope (the 全部 tab), in one query."""
     today = today or clock.today()
     soon = soon or due_soon_cutoff(today)
-    tabs = tab_conditions(user, today, soon)
+    return _tab_counts(user, tab_conditions(user, today, soon), today, soon)
+
+
+def _tab_counts(user, tabs: dict, today: date, soon: date) -> tuple[dict[str, int], int]:
     if not tabs:
         return {}, 0
     return counts.tab_counts(user, list(tabs), today, soon)

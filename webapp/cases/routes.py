@@ -120,23 +120,22 @@ def _queue_context(f: QueueFilter, *, choices: bool = True) -> dict:
     # The filter's choices are drawn with the full page only (htmx swaps the results); loaded
     # first, their categories are the cards' too.
     filter_choices = FilterChoices() if choices else None
-    counts, total = queries.counters_and_total(current_user)
-    page = queries.queue(current_user, f, counters=counts, scope_total=total)
+    page = queries.queue(current_user, f)  # the page with its tabs' counters
     return {
         "f": f,
         "page": page,
         "rows": _cards(page),
-        "tabs": _tabs(counts),
+        "tabs": _tabs(page.counters),
         "choices": filter_choices,
     }
 
 
 def _cards(page) -> list[Row]:
     """The page's rows with the names and the link each card prints: the units and categories
-    come from the page's references (``queries._references``) by id, the link from one built
+    come from the page's names (``queries._names``) by id, the link from one built
     address — no per-card relationship loads or url building."""
     now = clock.now()
-    names = {(type(ref).__name__, ref.id): ref.name for ref in page.refs}
+    names = page.names
     base = url_for("cases.detail", problem_id=1)[:-1]  # "/cases/"
     rows = []
     for p in page.items:
