@@ -85,10 +85,9 @@ class FilterChoices:
                 villages_of.setdefault(u.parent_id, []).append((u.id, u.name))
         self.village_groups = [(t.name, villages_of[t.id]) for t in towns if t.id in villages_of]
         # Filtering covers old problems too: deactivated categories stay, listed after the active ones.
-        # (ORM objects: the cards' categories are then found in the session, not queried again.)
+        # The objects are held for the request: the cards' categories are then found in the
+        # session (whose identity map keeps only what is referenced), not queried again.
+        self.held = db.session.scalars(
+            select(Category).order_by(Category.is_active.desc(), Category.sort_order, Category.id)).all()
         stopped = _l("（已停用）")
-        self.categories = [
-            (c.id, c.name if c.is_active else f"{c.name}{stopped}")
-            for c in db.session.scalars(
-                select(Category).order_by(Category.is_active.desc(), Category.sort_order, Category.id))
-        ]
+        self.categories = [(c.id, c.name if c.is_active else f"{c.name}{stopped}") for c in self.held]

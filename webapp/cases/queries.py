@@ -362,12 +362,13 @@ def queue(user, f: QueueFilter, *, today: date | None = None, soon: date | None 
     conds = _filtered(user, f, today, soon, tabs)
     if counters is None:
         counters, scope_total = _tab_counts(user, tabs, today, soon)
-    if f.narrowed or (f.tab != "all" and f.tab not in counters):
+    if f.narrowed:
         total = db.session.scalar(select(func.count()).select_from(
             select(Problem.id).where(*conds).limit(COUNT_CAP + 1).subquery()))
         total = None if total > COUNT_CAP else total
     else:
-        total = scope_total if f.tab == "all" or f.tab not in counters else counters[f.tab]
+        # A tab the role does not have (an old link) narrows nothing: the whole scope, as 全部.
+        total = counters.get(f.tab, scope_total)
     key = parse_after(f.sort, f.after) or ()
     rows = _page_rows(conds, f.sort, key, PAGE_SIZE + 1)
     more = len(rows) > PAGE_SIZE
