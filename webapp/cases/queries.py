@@ -440,10 +440,13 @@ def fresh_counters(user, *, today: date | None = None, soon: date | None = None)
 
 
 def detail_options():
-    """Eager loads for the problem page (timeline, assignment parts, attachments)."""
+    """Eager loads for the problem page (timeline, assignment parts, attachments, and with the
+    problem's own row the places, category, registering cadre and list its summary names)."""
     from .models import Assignment, ProblemEvent
 
     return [
+        joinedload(Problem.village), joinedload(Problem.town), joinedload(Problem.work_group),
+        joinedload(Problem.category), joinedload(Problem.registered_by), joinedload(Problem.coordinated_list),
         selectinload(Problem.events).joinedload(ProblemEvent.user),
         selectinload(Problem.events).joinedload(ProblemEvent.unit),
         selectinload(Problem.attachments),
