@@ -203,16 +203,21 @@ def tab_conditions(user, today: date, soon: date) -> dict[str, object]:
     # A reply (回音) is owed while ``reply_due`` is set (cleared by the reply).
     owes_reply = Problem.reply_due.isnot(None)
     if role in (Role.handler, Role.unit_leader, Role.desk):
-        my_pending = Problem.id.in_(select(AssignmentUnit.problem_id).where(
+        # The unit's pending parts, computed first (MATERIALIZED): PostgreSQL otherwise walks
+        # every problem by deadline probing for parts (0.16 s for the 12345 desk's 1,000 pending
+        # parts at 200,000 problems) instead of reading the thousand and sorting them (4 ms).
+        # (办理中 leaves them out as a plain subquery: there the problems drive.)
+        pending = select(AssignmentUnit.problem_id).where(
             AssignmentUnit.unit_id == user.unit_id, AssignmentUnit.is_current.is_(True),
-            AssignmentUnit.status == PartStatus.pending))
-        tabs = {"to_sign": my_pending}
+            AssignmentUnit.status == PartStatus.pending)
+        first = pending.cte("my_pending").prefix_with("MATERIALIZED")
+        tabs = {"to_sign": Problem.id.in_(select(first.c.problem_id))}
         if role == Role.unit_leader:
             # Task books and sign-off requests of its own unit waiting for the leader.
             tabs["to_review"] = and_(Problem.status.in_((Status.plan_review, Status.signoff_review)),
                                      Problem.lead_unit_id == user.unit_id)
         tabs |= {
-            "handling": and_(Problem.status.in_(HANDLING - {Status.assigned}), ~my_pending),
+            "handling": and_(Problem.status.in_(HANDLING - {Status.assigned}), Problem.id.notin_(pending)),
             "due_soon": soon_c,
             "overdue": overdue,
         }
