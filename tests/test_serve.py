@@ -57,8 +57,11 @@ def serve(database_url, tmp_path):
            "TASK_WORKERS": "1", "DATABASE_URL": database_url, "HUIYIN_INSTANCE": str(tmp_path / "instance"),
            "TASK_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.sqlite3'}", "SECRET_KEY": "test-secret"}
     with open(log, "w") as out:
+        # Ctrl-C as in a terminal: a test run started in the background (``nohup …&``) hands its
+        # children SIGINT ignored, and a shell cannot trap a signal ignored on entry.
         proc = subprocess.Popen(["scripts/serve"], cwd=ROOT, env=env, stdout=out,  # noqa: S603
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
     pids: list[int] = []
     try:
         m = wait_for(lambda: STARTED.search(log.read_text()), timeout=20)

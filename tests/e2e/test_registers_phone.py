@@ -86,5 +86,7 @@ def test_registers_and_the_quick_visit_with_a_photo_fit_a_phone(new_context, fre
     page.goto(f"/cases/visits/{vid}")
     thumb = page.locator(".visit-photos img.thumb")
     expect(thumb).to_have_count(1)
-    assert page.evaluate("img => img.complete && img.naturalWidth > 0", thumb.element_handle())
+    # The thumbnail loads lazily (loading="lazy"): brought into view, it must arrive as an image.
+    thumb.scroll_into_view_if_needed()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
     _no_sideways_scroll(page, "走访记录表")
