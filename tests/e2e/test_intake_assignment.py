@@ -203,6 +203,9 @@ def sign_for(page: Page) -> None:
     """签收 on the problem page (an htmx button: the status part of the page is swapped)."""
     button = page.locator("li[data-action='sign_for']").get_by_role("button", name="签收", exact=True)
     expect(button, "the unit should be offered 签收").to_be_visible()
+    # A click before htmx has started posts the form the plain way (a whole page with the message
+    # at the top, also correct); wait for the page's scripts to test the swap.
+    page.wait_for_load_state("load")
     button.click()
     expect(page.locator("#case-status .flash-success")).to_have_text("已签收。")
     expect(status_badge(page)).to_have_text("已签收")
