@@ -94,10 +94,9 @@ def items_for(user) -> list[NavItem]:
     return sorted(items, key=lambda item: _rank(item.endpoint))
 
 
-def menu_for(user, items: list[NavItem] | None = None) -> list[NavItem | NavGroup]:
-    """The top bar's menu: entries and groups of entries (see the module docstring); ``items``
-    when the caller has the user's entries already."""
-    items = items_for(user) if items is None else items
+def menu_for(items: list[NavItem]) -> list[NavItem | NavGroup]:
+    """The top bar's menu of a user's entries (``items_for``): entries and groups of entries
+    (see the module docstring)."""
     if len(items) <= FLAT_UP_TO:
         return items
     out: list[NavItem | NavGroup] = []
@@ -123,7 +122,7 @@ def menu_markup(items: list[NavItem], locale: str) -> Markup:
             drawn.clear()
         # An autoescaping template's output (labels and addresses escaped by Jinja).
         html = drawn[key] = Markup(render_template(  # noqa: S704
-            "accounts/_menu.html", menu=menu_for(None, items), endpoint=request.endpoint))
+            "accounts/_menu.html", menu=menu_for(items), endpoint=request.endpoint))
     return html
 
 

@@ -6,7 +6,6 @@
 The visit form that registers problems lives with the visits (``visits.intake_routes``).
 """
 
-
 from flask import Blueprint, abort, request
 from flask_login import current_user
 

@@ -357,16 +357,14 @@ def _page_rows(conds, sort: str, key: tuple, limit: int) -> list[Problem]:
     return rows
 
 
-def queue(user, f: QueueFilter, *, today: date | None = None, soon: date | None = None,
-          counters: dict | None = None, scope_total: int | None = None) -> Page:
+def queue(user, f: QueueFilter, *, today: date | None = None, soon: date | None = None) -> Page:
     """One page of the user's queue, by keyset: the page query (or two), and a count only for a
     filtered list (capped at ``COUNT_CAP``); the tab's own size comes from the kept counters."""
     today = today or clock.today()
     soon = soon or due_soon_cutoff(today)
     tabs = tab_conditions(user, today, soon)  # built once for the page and its counters
     conds = _filtered(user, f, today, soon, tabs)
-    if counters is None:
-        counters, scope_total = _tab_counts(user, tabs, today, soon)
+    counters, scope_total = _tab_counts(user, tabs, today, soon)
     if f.narrowed:
         total = db.session.scalar(select(func.count()).select_from(
             select(Problem.id).where(*conds).limit(COUNT_CAP + 1).subquery()))
@@ -415,17 +413,13 @@ def export_rows(user, f: QueueFilter, *, limit: int = 100_000, today: date | Non
 
 def counters(user, *, today: date | None = None, soon: date | None = None) -> dict[str, int]:
     """Every tab's count for the user, from the kept counters (``cases.counts``): one small query."""
-    return counters_and_total(user, today=today, soon=soon)[0]
-
-
-def counters_and_total(user, *, today: date | None = None, soon: date | None = None) -> tuple[dict[str, int], int]:
-    """Every tab's count and the count of the user's whole scope (the 全部 tab), in one query."""
     today = today or clock.today()
     soon = soon or due_soon_cutoff(today)
-    return _tab_counts(user, tab_conditions(user, today, soon), today, soon)
+    return _tab_counts(user, tab_conditions(user, today, soon), today, soon)[0]
 
 
 def _tab_counts(user, tabs: dict, today: date, soon: date) -> tuple[dict[str, int], int]:
+    """Every tab's count and the count of the user's whole scope (the 全部 tab), in one query."""
     if not tabs:
         return {}, 0
     return counts.tab_counts(user, list(tabs), today, soon)
